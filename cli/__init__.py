@@ -1,0 +1,1 @@
+"""The ``fada-tf`` command line (installed as ``fada_tf.cli``)."""

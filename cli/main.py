@@ -1,0 +1,28 @@
+"""``fada-tf``: train, adapt and evaluate segmentors with fine-grained adversarial learning.
+
+TensorFlow is imported inside the commands, so ``fada-tf --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import click
+
+from fada_tf.cli.common import FadaGroup
+from fada_tf.cli.evaluate import eval_command
+from fada_tf.cli.train import train
+
+
+@click.group(cls=FadaGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fada-tf")
+def cli():
+    """FADA (Wang et al., ECCV 2020) in Keras 3 / TensorFlow.
+
+    \b
+    Quick start on the built-in synthetic domain shift:
+        fada-tf train --output runs/demo
+        fada-tf eval --run runs/demo
+    """
+
+
+cli.add_command(train)
+cli.add_command(eval_command)

@@ -1,0 +1,1 @@
+"""Export of the discriminator-free segmentor (installed as ``fada_tf.export``)."""

@@ -1,0 +1,104 @@
+"""``FADAModel``: one training step of fine-grained adversarial adaptation (paper section 3).
+
+Each ``train_step`` on a batch ``((source_images, source_labels), target_images)`` does what
+the reference implementation does, in its order:
+
+1. **Segmentor step** (eq. 2): ``L_seg + λ_adv · L_adv`` with L_seg the cross-entropy of the
+   source logits divided by the temperature T (eq. 3) and L_adv the cross-entropy of the
+   discriminator on *target* features against ``[a_t; 0]`` (eq. 6, "look like source").
+   The gradient reaches the whole segmentor, but L_adv reaches only the feature extractor F:
+   the classifier C enters L_adv through the domain encodings, which carry no gradient.
+   The discriminator's own gradient of L_adv is never computed.
+2. **Discriminator step** (eq. 5): ``0.5 · CE(D(f_s), [a_s; 0]) + 0.5 · CE(D(f_t), [0; a_t])``
+   on the same step's features, detached, with the discriminator's optimiser.
+
+Discriminator outputs and segmentor logits are upsampled to the image size (bilinear, corners
+aligned) before the losses, as in the reference.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from fada_tf.adaptation.encodings import domain_encoding
+from fada_tf.adaptation.losses import adversarial_loss, discriminator_loss, segmentation_loss
+from fada_tf.models.resize import resize_bilinear
+
+
+class FADAModel(keras.Model):
+    """Segmentor + fine-grained discriminator trained with alternating updates.
+
+    Args:
+        segmentor: model mapping images to ``{"features", "logits"}`` (stride-8 maps).
+        discriminator: model mapping features to 2K logits (K = 1 for ``encoding="binary"``).
+        encoding: ``"soft"``, ``"hard"`` or ``"binary"`` (``fada_tf.adaptation.domain_encoding``).
+        lambda_adv: weight of L_adv in eq. 2.
+        temperature, clip, hard_threshold: see ``domain_encoding``.
+
+    Compile with ``compile(segmentor_optimizer=..., discriminator_optimizer=...)``; each is
+    built on exactly the variables it updates.
+    """
+
+    def __init__(self, segmentor, discriminator, encoding="soft", lambda_adv=0.001,
+                 temperature=1.8, clip=0.9, hard_threshold=0.9, **kwargs):
+        super().__init__(**kwargs)
+        self.segmentor = segmentor
+        self.discriminator = discriminator
+        self.encoding = encoding
+        self.lambda_adv = lambda_adv
+        self.temperature = temperature
+        self.clip = clip
+        self.hard_threshold = hard_threshold
+        self.seg_loss_tracker = keras.metrics.Mean(name="seg_loss")
+        self.adv_loss_tracker = keras.metrics.Mean(name="adv_loss")
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+
+    def compile(self, segmentor_optimizer, discriminator_optimizer, **kwargs):
+        super().compile(optimizer=segmentor_optimizer, **kwargs)
+        self.discriminator_optimizer = discriminator_optimizer
+        segmentor_optimizer.build(self.segmentor.trainable_variables)
+        discriminator_optimizer.build(self.discriminator.trainable_variables)
+
+    @property
+    def metrics(self):
+        return [self.seg_loss_tracker, self.adv_loss_tracker, self.d_loss_tracker]
+
+    def call(self, images, training=False):
+        return self.segmentor(images, training=training)
+
+    def _encode(self, logits):
+        return domain_encoding(logits, self.encoding, self.temperature, self.clip, self.hard_threshold)
+
+    def _discriminate(self, features, size):
+        return resize_bilinear(self.discriminator(features, training=True), size)
+
+    def train_step(self, data):
+        (source_images, source_labels), target_images = data
+        source_size = tf.shape(source_images)[1:3]
+        target_size = tf.shape(target_images)[1:3]
+        segmentor_vars = self.segmentor.trainable_variables
+
+        with tf.GradientTape() as tape:
+            source = self.segmentor(source_images, training=True)
+            target = self.segmentor(target_images, training=True)
+            source_logits = resize_bilinear(source["logits"], source_size)
+            target_logits = resize_bilinear(target["logits"], target_size)
+            seg_loss = segmentation_loss(source_logits / self.temperature, source_labels)
+            source_code = self._encode(source_logits)
+            target_code = self._encode(target_logits)
+            adv_loss = adversarial_loss(self._discriminate(target["features"], target_size), target_code)
+            total = seg_loss + self.lambda_adv * adv_loss
+        self.optimizer.apply(tape.gradient(total, segmentor_vars), segmentor_vars)
+
+        discriminator_vars = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            d_source = self._discriminate(tf.stop_gradient(source["features"]), source_size)
+            d_target = self._discriminate(tf.stop_gradient(target["features"]), target_size)
+            d_loss = discriminator_loss(d_source, d_target, source_code, target_code)
+        self.discriminator_optimizer.apply(tape.gradient(d_loss, discriminator_vars), discriminator_vars)
+
+        self.seg_loss_tracker.update_state(seg_loss)
+        self.adv_loss_tracker.update_state(adv_loss)
+        self.d_loss_tracker.update_state(d_loss)
+        return {m.name: m.result() for m in self.metrics}

@@ -1,0 +1,170 @@
+"""Load YAML configs into the typed schema: one optional ``_base_``, dotted overrides, strict keys."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+import yaml
+
+from fada_tf.config.schema import Config
+from fada_tf.errors import ConfigError
+
+BASE_KEY = "_base_"
+
+
+def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> Config:
+    """Read ``path`` (or the defaults when None), apply ``key=value`` overrides, validate.
+
+    Example::
+
+        cfg = load_config("configs/gta5_to_cityscapes_r101.yaml", ["adapt.lambda_adv=0.01"])
+    """
+    raw = _read_with_base(Path(path), seen=()) if path is not None else {}
+    for item in overrides:
+        _apply_override(raw, item)
+    return from_dict(raw, source=str(path) if path is not None else "defaults")
+
+
+def from_dict(raw: dict, source: str = "config") -> Config:
+    """Validate a nested dict against the schema; errors name ``source`` and the dotted key."""
+    config = _build(Config, raw, prefix="", source=source)
+    _check_values(config, source)
+    return config
+
+
+def _check_values(config: Config, source: str) -> None:
+    """Value rules the types cannot express: sizes are (height, width) pairs, counts positive."""
+    pairs = {"data.eval_size": config.data.eval_size}
+    for domain in ("source", "target"):
+        d = getattr(config.data, domain)
+        pairs.update({f"data.{domain}.resize": d.resize, f"data.{domain}.crop": d.crop,
+                      f"data.{domain}.scale_range": d.scale_range})
+    for key, value in pairs.items():
+        if len(value) != 2 or min(value) <= 0:
+            raise ConfigError(f"{source}: {key} must be two positive numbers, got {value}")
+    positive = {"source.steps": config.source.steps, "adapt.steps": config.adapt.steps,
+                "distill.steps": config.distill.steps, "source.batch_size": config.source.batch_size,
+                "adapt.batch_size": config.adapt.batch_size, "run.log_every": config.run.log_every,
+                "adapt.temperature": config.adapt.temperature, "model.tiny_width": config.model.tiny_width,
+                "data.eval_batch_size": config.data.eval_batch_size}
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{source}: {key} must be positive, got {value}")
+    if not 0 < config.adapt.clip <= 1:
+        raise ConfigError(f"{source}: adapt.clip must be in (0, 1], got {config.adapt.clip}")
+    stages = config.run.stages
+    if not stages or stages != [s for s in ("source", "adapt") if s in stages]:
+        raise ConfigError(f"{source}: run.stages must list source and/or adapt once each, in that "
+                          f"order, got {stages}")
+
+
+def to_dict(config: Config) -> dict:
+    return dataclasses.asdict(config)
+
+
+def dump_config(config: Config, path: str | Path) -> None:
+    """Write the resolved config as YAML (what the run really used)."""
+    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: not valid YAML: {getattr(err, 'problem', err)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def _read_with_base(path: Path, seen: tuple[Path, ...]) -> dict:
+    resolved = path.resolve()
+    if resolved in seen:
+        chain = " -> ".join(str(p) for p in (*seen, resolved))
+        raise ConfigError(f"{path}: {BASE_KEY} chain loops: {chain}")
+    data = _read_yaml(path)
+    base = data.pop(BASE_KEY, None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: {BASE_KEY} must be one file name, got {base!r}")
+    base_data = _read_with_base(path.parent / base, seen=(*seen, resolved))
+    return _deep_merge(base_data, data)
+
+
+def _deep_merge(base: dict, update: dict) -> dict:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _apply_override(raw: dict, item: str) -> None:
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {item!r} must look like section.key=value")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        value = text
+    node = raw
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {item!r}: {part} is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _build(cls: type, raw: Any, prefix: str, source: str):
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: {prefix.rstrip('.') or 'config'} must be a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in raw:
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f"; did you mean {prefix}{close[0]}?" if close else f"; valid keys: {', '.join(names)}"
+            raise ConfigError(f"{source}: unknown key {prefix}{key}{hint}")
+    values = {name: _coerce(hints[name], raw[name], f"{prefix}{name}", source)
+              for name in names if name in raw}
+    return cls(**values)
+
+
+def _coerce(annotation: Any, value: Any, key: str, source: str):
+    if dataclasses.is_dataclass(annotation):
+        return _build(annotation, value, key + ".", source)
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        choices = typing.get_args(annotation)
+        if value not in choices:
+            raise ConfigError(f"{source}: {key} = {value!r} is not one of {', '.join(map(str, choices))}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{source}: {key} must be a list, got {value!r}")
+        (item_type,) = typing.get_args(annotation)
+        return [_coerce(item_type, item, f"{key}[{i}]", source) for i, item in enumerate(value)]
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation is bool and not isinstance(value, bool):
+        raise ConfigError(f"{source}: {key} must be true or false, got {value!r}")
+    if annotation is int and isinstance(value, bool):
+        raise ConfigError(f"{source}: {key} must be an integer, got {value!r}")
+    if not isinstance(value, annotation):
+        raise ConfigError(f"{source}: {key} must be {annotation.__name__}, got {value!r}")
+    return value

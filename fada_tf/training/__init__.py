@@ -1,0 +1,1 @@
+"""Run directories, optimisers and schedules, callbacks, and the training stages."""

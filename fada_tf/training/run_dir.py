@@ -1,0 +1,81 @@
+"""The run directory: ``config.yaml``, ``checkpoints/``, ``logs/`` and ``metrics.json``.
+
+Files are written atomically (a temporary name, then a rename), so an interruption never
+leaves a half-written checkpoint or metrics file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from fada_tf.config import Config, dump_config, load_config
+from fada_tf.errors import FadaError
+
+LATEST = "latest.json"
+
+
+class RunDir:
+    """Paths and atomic writers of one training run."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    config_path = property(lambda self: self.path / "config.yaml")
+    checkpoints = property(lambda self: self.path / "checkpoints")
+    logs = property(lambda self: self.path / "logs")
+    metrics_path = property(lambda self: self.path / "metrics.json")
+
+    @classmethod
+    def create(cls, path: str | Path, config: Config) -> "RunDir":
+        """A new run directory holding the resolved config; an existing non-empty one is an error."""
+        run = cls(path)
+        if run.path.exists() and any(run.path.iterdir()):
+            raise FadaError(f"run directory {run.path} already exists and is not empty; "
+                            "choose another --output")
+        run.checkpoints.mkdir(parents=True, exist_ok=True)
+        run.logs.mkdir(exist_ok=True)
+        dump_config(config, run.config_path)
+        return run
+
+    @classmethod
+    def open(cls, path: str | Path) -> "RunDir":
+        run = cls(path)
+        if not run.config_path.is_file():
+            raise FadaError(f"{run.path} is not a run directory (no config.yaml); "
+                            "train one with `fada-tf train --output DIR`")
+        return run
+
+    def load_config(self) -> Config:
+        return load_config(self.config_path)
+
+    def save_segmentor(self, segmentor, stage: str, step: int) -> Path:
+        """Write the segmentor's weights as ``{stage}-{step}.weights.h5`` and mark it latest."""
+        path = self.checkpoints / f"{stage}-{step:06d}.weights.h5"
+        partial = path.with_name(f".partial-{path.name}")
+        segmentor.save_weights(partial)
+        os.replace(partial, path)
+        _write_json_atomic(self.checkpoints / LATEST, {"stage": stage, "step": step, "file": path.name})
+        return path
+
+    def latest_checkpoint(self) -> Path:
+        pointer = self.checkpoints / LATEST
+        if not pointer.is_file():
+            raise FadaError(f"{self.path} has no checkpoint yet ({pointer} is missing)")
+        path = self.checkpoints / json.loads(pointer.read_text())["file"]
+        if not path.is_file():
+            raise FadaError(f"{pointer} names {path.name}, which does not exist")
+        return path
+
+    def read_metrics(self) -> dict:
+        return json.loads(self.metrics_path.read_text()) if self.metrics_path.is_file() else {}
+
+    def write_metrics(self, metrics: dict) -> None:
+        _write_json_atomic(self.metrics_path, metrics)
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    partial = path.with_name(f".partial-{path.name}")
+    partial.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(partial, path)

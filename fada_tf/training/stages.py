@@ -1,0 +1,120 @@
+"""The training stages of a run: source-only (stage 1), then FADA adaptation (stage 2).
+
+After each stage the segmentor is checkpointed and, when the target domain has a labelled
+validation split, evaluated on it; ``metrics.json`` collects the results.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from fada_tf.adaptation import FADAModel, SourceOnlyModel, encoding_channels
+from fada_tf.config import Config
+from fada_tf.data.classes import ClassTable, class_table
+from fada_tf.data.datasets import split_pairs
+from fada_tf.data.pipeline import evaluation_dataset, training_dataset
+from fada_tf.errors import FadaError
+from fada_tf.evaluation import evaluate
+from fada_tf.models import build_discriminator, build_segmentor
+from fada_tf.training.callbacks import PeriodicCheckpoint
+from fada_tf.training.optimizers import discriminator_optimizer, segmentor_optimizer
+from fada_tf.training.run_dir import RunDir
+
+# Seed offsets keep the source and target streams' shuffles and augmentations independent.
+_SOURCE_STREAM, _TARGET_STREAM = 0, 1000
+
+
+def run_training(config: Config, run: RunDir, verbose: int = 1) -> dict:
+    """Run the configured stages in order; returns ``{"stages": {stage: evaluation}}``.
+
+    ``verbose`` is Keras' fit verbosity: 1 a live progress bar, 2 one line per report.
+    """
+    keras.utils.set_random_seed(config.run.seed)
+    table = class_table(config.data.classes)
+    segmentor = build_segmentor(config.model, table.num_classes, seed=config.run.seed)
+    metrics = {"stages": {}}
+    for stage in config.run.stages:
+        if stage == "source":
+            train_source(config, segmentor, run, verbose)
+        else:
+            _initialise_adaptation(config, segmentor, metrics)
+            train_adapt(config, segmentor, run, table, verbose)
+        result = evaluate_target(config, segmentor, table)
+        if result is not None:
+            metrics["stages"][stage] = result
+        run.write_metrics(metrics)
+    return metrics
+
+
+def _initialise_adaptation(config: Config, segmentor, metrics: dict) -> None:
+    """Adaptation starts from ``adapt.init_checkpoint`` or from this run's source stage."""
+    if config.adapt.init_checkpoint:
+        load_segmentor_weights(segmentor, config.adapt.init_checkpoint)
+    elif "source" not in config.run.stages:
+        raise FadaError("run.stages has adapt without source: set adapt.init_checkpoint to the "
+                        "source-stage weights (RUN/checkpoints/source-*.weights.h5)")
+
+
+def load_segmentor_weights(segmentor, path: str) -> None:
+    try:
+        segmentor.load_weights(path)
+    except FileNotFoundError:
+        raise FadaError(f"checkpoint not found: {path}") from None
+    except ValueError as err:
+        raise FadaError(f"checkpoint {path} does not match the configured model: {err}") from None
+
+
+def train_source(config: Config, segmentor, run: RunDir, verbose: int = 1) -> None:
+    """Stage 1: L_seg on the labelled source domain."""
+    stage = config.source
+    data = training_dataset(split_pairs(config.data, "source", config.data.source.train_split),
+                            config.data.source, stage.batch_size,
+                            seed=config.run.seed + _SOURCE_STREAM, labelled=True)
+    model = SourceOnlyModel(segmentor)
+    model.compile(optimizer=segmentor_optimizer(stage.optimizer, stage.steps))
+    _fit(model, data, stage.steps, "source", config, segmentor, run, verbose)
+
+
+def train_adapt(config: Config, segmentor, run: RunDir, table: ClassTable, verbose: int = 1) -> None:
+    """Stage 2: alternate segmentor (eq. 2) and fine-grained discriminator (eq. 5) updates."""
+    stage = config.adapt
+    source = training_dataset(split_pairs(config.data, "source", config.data.source.train_split),
+                              config.data.source, stage.batch_size,
+                              seed=config.run.seed + _SOURCE_STREAM + 1, labelled=True)
+    target = training_dataset(split_pairs(config.data, "target", config.data.target.train_split),
+                              config.data.target, stage.batch_size,
+                              seed=config.run.seed + _TARGET_STREAM, labelled=False)
+    discriminator = build_discriminator(
+        segmentor.output["features"].shape[-1], encoding_channels(stage.encoding, table.num_classes),
+        channels=tuple(config.model.discriminator_channels), seed=config.run.seed + 1)
+    model = FADAModel(segmentor, discriminator, encoding=stage.encoding, lambda_adv=stage.lambda_adv,
+                      temperature=stage.temperature, clip=stage.clip, hard_threshold=stage.hard_threshold)
+    model.compile(segmentor_optimizer=segmentor_optimizer(stage.optimizer, stage.steps),
+                  discriminator_optimizer=discriminator_optimizer(stage.discriminator_optimizer, stage.steps))
+    _fit(model, tf.data.Dataset.zip((source, target)), stage.steps, "adapt", config, segmentor,
+         run, verbose)
+
+
+def _fit(model, data, steps: int, stage: str, config: Config, segmentor, run: RunDir, verbose: int):
+    """``fit`` for exactly ``steps`` steps, reporting every ``run.log_every`` steps."""
+    per_epoch = min(config.run.log_every, steps)
+    callbacks = [PeriodicCheckpoint(run, segmentor, stage, config.run.checkpoint_every),
+                 keras.callbacks.TensorBoard(log_dir=str(run.logs / stage), write_graph=False)]
+    full, rest = divmod(steps, per_epoch)
+    model.fit(data, epochs=full, steps_per_epoch=per_epoch, callbacks=callbacks, verbose=verbose)
+    if rest:
+        model.fit(data, epochs=full + 1, initial_epoch=full, steps_per_epoch=rest,
+                  callbacks=callbacks, verbose=verbose)
+    run.save_segmentor(segmentor, stage, steps)
+
+
+def evaluate_target(config: Config, segmentor, table: ClassTable) -> dict | None:
+    """Target-domain mIoU on ``data.target.val_split``; None when the target has no labels."""
+    split = config.data.target.val_split
+    if not split:
+        return None
+    data = evaluation_dataset(split_pairs(config.data, "target", split), config.data.eval_size,
+                              config.data.eval_batch_size)
+    batches = int(data.cardinality())
+    return evaluate(segmentor, data, table, num_batches=batches if batches > 0 else None)

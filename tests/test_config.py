@@ -1,0 +1,105 @@
+"""Config loading: strict keys with suggestions, types, choices, _base_, overrides, dumping."""
+
+import dataclasses
+
+import pytest
+import yaml
+
+from fada_tf.config import Config, dump_config, load_config
+from fada_tf.errors import ConfigError
+
+
+def write(path, data):
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_defaults_are_the_synthetic_config(repo):
+    assert load_config(repo / "configs" / "synthetic.yaml") == load_config(None) == Config()
+
+
+def test_every_shipped_config_loads(repo):
+    paths = sorted((repo / "configs").glob("*.yaml"))
+    assert len(paths) >= 6
+    for path in paths:
+        load_config(path)
+
+
+def test_paper_configs_carry_the_paper_hyper_parameters(repo):
+    cfg = load_config(repo / "configs" / "gta5_to_cityscapes_r101.yaml")
+    assert cfg.model.backbone == "resnet101" and cfg.model.freeze_bn
+    assert cfg.data.classes == "cityscapes19"
+    assert cfg.adapt.optimizer.learning_rate == 2.5e-4 and cfg.adapt.optimizer.momentum == 0.9
+    assert cfg.adapt.optimizer.weight_decay == 1e-4
+    assert cfg.adapt.discriminator_optimizer.learning_rate == 1e-4
+    assert (cfg.adapt.discriminator_optimizer.beta_1, cfg.adapt.discriminator_optimizer.beta_2) == (0.9, 0.99)
+    assert cfg.adapt.lambda_adv == 0.001 and cfg.adapt.temperature == 1.8 and cfg.adapt.clip == 0.9
+    assert (cfg.source.steps, cfg.adapt.steps) == (20000, 40000)
+    assert cfg.adapt.batch_size == 4
+    synthia = load_config(repo / "configs" / "synthia_to_cityscapes_vgg16.yaml")
+    assert synthia.data.classes == "synthia16" and synthia.model.backbone == "vgg16"
+
+
+def test_unknown_key_names_the_key_and_suggests_the_closest(tmp_path):
+    path = write(tmp_path / "c.yaml", {"adapt": {"lamda_adv": 0.1}})
+    with pytest.raises(ConfigError, match=r"adapt\.lamda_adv.*did you mean adapt\.lambda_adv"):
+        load_config(path)
+
+
+def test_wrong_type_names_the_key(tmp_path):
+    path = write(tmp_path / "c.yaml", {"source": {"steps": "many"}})
+    with pytest.raises(ConfigError, match=r"source\.steps must be int"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=r"model\.freeze_bn must be true or false"):
+        load_config(None, ["model.freeze_bn=3"])
+    with pytest.raises(ConfigError, match=r"data\.source\.crop\[1\] must be int"):
+        load_config(None, ["data.source.crop=[64, wide]"])
+
+
+def test_choice_is_checked():
+    with pytest.raises(ConfigError, match=r"adapt\.encoding = 'fuzzy' is not one of binary, hard, soft"):
+        load_config(None, ["adapt.encoding=fuzzy"])
+
+
+def test_integers_are_accepted_for_floats_but_not_bools_for_ints():
+    assert load_config(None, ["adapt.lambda_adv=1"]).adapt.lambda_adv == 1.0
+    with pytest.raises(ConfigError):
+        load_config(None, ["source.steps=true"])
+
+
+def test_base_is_merged_and_overrides_win(tmp_path):
+    write(tmp_path / "base.yaml", {"adapt": {"lambda_adv": 0.5, "encoding": "hard"}, "run": {"seed": 3}})
+    child = write(tmp_path / "child.yaml", {"_base_": "base.yaml", "adapt": {"lambda_adv": 0.25}})
+    cfg = load_config(child, ["run.seed=7", "data.source.crop=[32, 48]"])
+    assert cfg.adapt.lambda_adv == 0.25 and cfg.adapt.encoding == "hard"
+    assert cfg.run.seed == 7 and cfg.data.source.crop == [32, 48]
+
+
+def test_base_cycle_and_missing_files_are_errors(tmp_path):
+    write(tmp_path / "a.yaml", {"_base_": "b.yaml"})
+    write(tmp_path / "b.yaml", {"_base_": "a.yaml"})
+    with pytest.raises(ConfigError, match="loops"):
+        load_config(tmp_path / "a.yaml")
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_bad_yaml_names_the_file_and_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("adapt:\n  lambda_adv: [0.1\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml.*line"):
+        load_config(path)
+
+
+def test_malformed_override():
+    with pytest.raises(ConfigError, match="section.key=value"):
+        load_config(None, ["adapt.lambda_adv"])
+    with pytest.raises(ConfigError, match=r"unknown key adapt\.nope"):
+        load_config(None, ["adapt.nope=1"])
+
+
+def test_dumped_config_loads_back_identically(tmp_path):
+    cfg = load_config(None, ["adapt.encoding=binary", "run.seed=5"])
+    dump_config(cfg, tmp_path / "resolved.yaml")
+    assert load_config(tmp_path / "resolved.yaml") == cfg
+    assert dataclasses.asdict(cfg)["adapt"]["encoding"] == "binary"
