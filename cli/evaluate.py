@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from fada_tf.cli.common import emit, json_option, set_option, work_on_stderr
@@ -48,7 +50,7 @@ def eval_command(run_path, config_path, checkpoint, overrides, as_json):
         table = class_table(config.data.classes)
         segmentor = build_segmentor(config.model, table.num_classes, seed=config.run.seed)
         load_segmentor_weights(segmentor, checkpoint)
-        result = evaluate_target(config, segmentor, table)
+        result = evaluate_target(config, segmentor, table, verbose=1 if sys.stderr.isatty() else 2)
     result.update(checkpoint=checkpoint, scales=[1.0], flip=False)
     from fada_tf.evaluation.report import iou_table
 

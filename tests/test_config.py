@@ -103,3 +103,16 @@ def test_dumped_config_loads_back_identically(tmp_path):
     dump_config(cfg, tmp_path / "resolved.yaml")
     assert load_config(tmp_path / "resolved.yaml") == cfg
     assert dataclasses.asdict(cfg)["adapt"]["encoding"] == "binary"
+
+
+@pytest.mark.parametrize("override,message", [
+    ("data.source.crop=[64]", r"data\.source\.crop must be two positive numbers"),
+    ("data.target.resize=[0, 128]", r"data\.target\.resize must be two positive numbers"),
+    ("adapt.steps=0", r"adapt\.steps must be positive"),
+    ("adapt.clip=1.5", r"adapt\.clip must be in \(0, 1\]"),
+    ("run.stages=[adapt, source]", r"run\.stages must list source and/or adapt once each, in that order"),
+    ("run.stages=[]", r"run\.stages must list"),
+])
+def test_values_are_checked_beyond_their_types(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])

@@ -367,7 +367,7 @@ def test_failed_download_is_a_user_error(monkeypatch, resnet50):
                         "[Errno -2] Name or service not known")
 
     monkeypatch.setattr(keras.applications, "ResNet50", offline)
-    with pytest.raises(FadaError, match="convert torch --imagenet") as error:
+    with pytest.raises(FadaError, match="set model.pretrained to its path") as error:
         load_imagenet_weights(resnet50, "resnet50", "imagenet")
     assert "\n" not in str(error.value) and "resnet50_weights" in str(error.value)
 

@@ -38,3 +38,9 @@ def test_wheel_places_cli_and_export_inside_fada_tf(repo, tmp_path):
     assert not any(n.startswith(("cli/", "export/", "tests/")) for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "fada-tf = fada_tf.cli.main:cli" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_importing_fada_tf_loads_no_tensorflow():
+    code = "import sys, fada_tf; fada_tf.load_config(None); print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from fada_tf.adaptation.encodings import domain_encoding
 from fada_tf.adaptation.losses import adversarial_loss, discriminator_loss, segmentation_loss
+from fada_tf.models.discriminator import discriminator_logits
 from fada_tf.models.resize import resize_bilinear
 
 
@@ -70,9 +71,6 @@ class FADAModel(keras.Model):
     def _encode(self, logits):
         return domain_encoding(logits, self.encoding, self.temperature, self.clip, self.hard_threshold)
 
-    def _discriminate(self, features, size):
-        return resize_bilinear(self.discriminator(features, training=True), size)
-
     def train_step(self, data):
         (source_images, source_labels), target_images = data
         source_size = tf.shape(source_images)[1:3]
@@ -87,14 +85,17 @@ class FADAModel(keras.Model):
             seg_loss = segmentation_loss(source_logits / self.temperature, source_labels)
             source_code = self._encode(source_logits)
             target_code = self._encode(target_logits)
-            adv_loss = adversarial_loss(self._discriminate(target["features"], target_size), target_code)
+            d_target = discriminator_logits(self.discriminator, target["features"], target_size)
+            adv_loss = adversarial_loss(d_target, target_code)
             total = seg_loss + self.lambda_adv * adv_loss
         self.optimizer.apply(tape.gradient(total, segmentor_vars), segmentor_vars)
 
         discriminator_vars = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
-            d_source = self._discriminate(tf.stop_gradient(source["features"]), source_size)
-            d_target = self._discriminate(tf.stop_gradient(target["features"]), target_size)
+            d_source = discriminator_logits(
+                self.discriminator, tf.stop_gradient(source["features"]), source_size)
+            d_target = discriminator_logits(
+                self.discriminator, tf.stop_gradient(target["features"]), target_size)
             d_loss = discriminator_loss(d_source, d_target, source_code, target_code)
         self.discriminator_optimizer.apply(tape.gradient(d_loss, discriminator_vars), discriminator_vars)
 

@@ -25,8 +25,8 @@ local ``*_notop.h5`` file (``source=<path>``). Differences from the paper's init
   kernels are used with dilation 2 (pool4 is removed, as in DeepLabV2). ``fc6``/``fc7`` and the
   ASPP head keep their random initialisation, as in the paper.
 
-For the paper's exact torchvision initialisation convert a torchvision checkpoint instead
-(``fada-tf convert torch --imagenet``). Every target weight is assigned exactly once and every
+The paper's exact torchvision initialisation needs a converter of PyTorch checkpoints, which
+is not part of this module. Every target weight is assigned exactly once and every
 source weight is used; anything else is an error listing the names.
 """
 
@@ -68,9 +68,8 @@ def load_imagenet_weights(backbone: keras.Model, name: str, source: str) -> None
         except Exception as error:  # keras' get_file raises a bare Exception on fetch failures
             raise FadaError(
                 f"downloading the keras.applications {constructor_name} ImageNet weights "
-                f"failed ({error}); download {file_name} elsewhere and set model.pretrained "
-                "to its path, or use `fada-tf convert torch --imagenet` for the paper's "
-                "torchvision initialisation") from error
+                f"failed ({error}); download {file_name} on a machine with network access "
+                "(keras keeps it in ~/.keras/models/) and set model.pretrained to its path") from error
     else:
         if not os.path.isfile(source):
             raise FadaError(f"model.pretrained: weights file not found: {source}")

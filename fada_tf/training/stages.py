@@ -16,10 +16,12 @@ from fada_tf.data.datasets import split_pairs
 from fada_tf.data.pipeline import evaluation_dataset, training_dataset
 from fada_tf.errors import FadaError
 from fada_tf.evaluation import evaluate
-from fada_tf.models import build_discriminator, build_segmentor
+from fada_tf.evaluation.evaluate import predict_labels
+from fada_tf.models import build_discriminator, build_segmentor, feature_channels
 from fada_tf.training.callbacks import PeriodicCheckpoint
 from fada_tf.training.optimizers import discriminator_optimizer, segmentor_optimizer
 from fada_tf.training.run_dir import RunDir
+from fada_tf.visualize import colorize, save_grid
 
 # Seed offsets keep the source and target streams' shuffles and augmentations independent.
 _SOURCE_STREAM, _TARGET_STREAM = 0, 1000
@@ -40,9 +42,10 @@ def run_training(config: Config, run: RunDir, verbose: int = 1) -> dict:
         else:
             _initialise_adaptation(config, segmentor, metrics)
             train_adapt(config, segmentor, run, table, verbose)
-        result = evaluate_target(config, segmentor, table)
+        result = evaluate_target(config, segmentor, table, verbose)
         if result is not None:
             metrics["stages"][stage] = result
+            save_target_examples(config, segmentor, table, run.path / f"{stage}_target_examples.png")
         run.write_metrics(metrics)
     return metrics
 
@@ -86,7 +89,8 @@ def train_adapt(config: Config, segmentor, run: RunDir, table: ClassTable, verbo
                               config.data.target, stage.batch_size,
                               seed=config.run.seed + _TARGET_STREAM, labelled=False)
     discriminator = build_discriminator(
-        segmentor.output["features"].shape[-1], encoding_channels(stage.encoding, table.num_classes),
+        feature_channels(config.model.backbone, config.model.tiny_width),
+        encoding_channels(stage.encoding, table.num_classes),
         channels=tuple(config.model.discriminator_channels), seed=config.run.seed + 1)
     model = FADAModel(segmentor, discriminator, encoding=stage.encoding, lambda_adv=stage.lambda_adv,
                       temperature=stage.temperature, clip=stage.clip, hard_threshold=stage.hard_threshold)
@@ -102,14 +106,15 @@ def _fit(model, data, steps: int, stage: str, config: Config, segmentor, run: Ru
     callbacks = [PeriodicCheckpoint(run, segmentor, stage, config.run.checkpoint_every),
                  keras.callbacks.TensorBoard(log_dir=str(run.logs / stage), write_graph=False)]
     full, rest = divmod(steps, per_epoch)
-    model.fit(data, epochs=full, steps_per_epoch=per_epoch, callbacks=callbacks, verbose=verbose)
+    model.fit(data, epochs=full, steps_per_epoch=per_epoch, callbacks=callbacks, verbose=verbose,
+              shuffle=False)
     if rest:
         model.fit(data, epochs=full + 1, initial_epoch=full, steps_per_epoch=rest,
-                  callbacks=callbacks, verbose=verbose)
+                  callbacks=callbacks, verbose=verbose, shuffle=False)
     run.save_segmentor(segmentor, stage, steps)
 
 
-def evaluate_target(config: Config, segmentor, table: ClassTable) -> dict | None:
+def evaluate_target(config: Config, segmentor, table: ClassTable, verbose: int = 1) -> dict | None:
     """Target-domain mIoU on ``data.target.val_split``; None when the target has no labels."""
     split = config.data.target.val_split
     if not split:
@@ -117,4 +122,16 @@ def evaluate_target(config: Config, segmentor, table: ClassTable) -> dict | None
     data = evaluation_dataset(split_pairs(config.data, "target", split), config.data.eval_size,
                               config.data.eval_batch_size)
     batches = int(data.cardinality())
-    return evaluate(segmentor, data, table, num_batches=batches if batches > 0 else None)
+    return evaluate(segmentor, data, table, num_batches=batches if batches > 0 else None,
+                    verbose=verbose)
+
+
+def save_target_examples(config: Config, segmentor, table: ClassTable, path, count: int = 4):
+    """A PNG of the first ``count`` target val images: image | ground truth | prediction."""
+    pairs = split_pairs(config.data, "target", config.data.target.val_split).take(count)
+    raw = list(pairs.as_numpy_iterator())
+    images, labels = next(iter(evaluation_dataset(pairs, config.data.eval_size, count)))
+    predictions = predict_labels(segmentor, images, tf.shape(labels)[1:3]).numpy()
+    rows = [[image, colorize(label, table), colorize(prediction, table)]
+            for (image, label), prediction in zip(raw, predictions)]
+    return save_grid(rows, path, scale=2)
