@@ -41,7 +41,7 @@ def train(output: Path, overrides: list[str], config: str | None) -> dict:
         command += ["--config", config] if config else []
         for item in overrides:
             command += ["--set", item]
-        print("$", " ".join(command[2:]), file=sys.stderr, flush=True)
+        print("$ fada-tf", " ".join(command[3:]), file=sys.stderr, flush=True)
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return json.loads(metrics.read_text())["stages"]
 
