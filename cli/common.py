@@ -26,6 +26,33 @@ json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object on stdout; logs go to stderr.")
 
 
+
+
+def model_options(command):
+    """``--run RUN`` or ``--config FILE --checkpoint WEIGHTS``: which trained segmentor to use."""
+    command = click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+                           help="Segmentor weights (.weights.h5), with --config.")(command)
+    command = click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+                           help="Config file (with --checkpoint, instead of --run).")(command)
+    return click.option("--run", "run_path", type=click.Path(file_okay=False), default=None,
+                        help="Run directory: its config and latest checkpoint.")(command)
+
+
+def resolve_model(run_path, config_path, checkpoint, overrides):
+    """The (config, checkpoint path) named by ``model_options``; user errors are FadaError."""
+    from fada_tf.config import load_config
+    from fada_tf.training.run_dir import RunDir
+
+    if run_path and (config_path or checkpoint):
+        raise FadaError("give either --run or --config with --checkpoint, not both")
+    if run_path:
+        run = RunDir.open(run_path)
+        return load_config(run.config_path, overrides), str(run.latest_checkpoint())
+    if config_path and checkpoint:
+        return load_config(config_path, overrides), checkpoint
+    raise FadaError("say which model: --run RUN, or --config FILE --checkpoint WEIGHTS")
+
+
 class FadaGroup(click.Group):
     """A click group that turns user errors into one-line messages."""
 

@@ -43,7 +43,7 @@ def test_help_does_not_import_tensorflow():
     (["train", "--set", "adapt.lamda_adv=0.1"], "did you mean adapt.lambda_adv"),
     (["train", "--config", "no/such.yaml"], "config file not found: no/such.yaml"),
     (["eval", "--run", "no/such/run"], "no/such/run is not a run directory"),
-    (["eval"], "say what to evaluate"),
+    (["eval"], "say which model: --run RUN, or --config FILE --checkpoint WEIGHTS"),
 ])
 def test_bad_input_is_one_line_and_a_nonzero_exit(args, message):
     proc = run(*args, check=False)

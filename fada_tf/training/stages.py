@@ -19,6 +19,7 @@ from fada_tf.evaluation import evaluate
 from fada_tf.evaluation.evaluate import predict_labels
 from fada_tf.models import build_discriminator, build_segmentor, feature_channels
 from fada_tf.training.callbacks import PeriodicCheckpoint
+from fada_tf.training.checkpoints import load_segmentor_weights
 from fada_tf.training.optimizers import discriminator_optimizer, segmentor_optimizer
 from fada_tf.training.run_dir import RunDir
 from fada_tf.visualize import colorize, save_grid
@@ -57,15 +58,6 @@ def _initialise_adaptation(config: Config, segmentor, metrics: dict) -> None:
     elif "source" not in config.run.stages:
         raise FadaError("run.stages has adapt without source: set adapt.init_checkpoint to the "
                         "source-stage weights (RUN/checkpoints/source-*.weights.h5)")
-
-
-def load_segmentor_weights(segmentor, path: str) -> None:
-    try:
-        segmentor.load_weights(path)
-    except FileNotFoundError:
-        raise FadaError(f"checkpoint not found: {path}") from None
-    except ValueError as err:
-        raise FadaError(f"checkpoint {path} does not match the configured model: {err}") from None
 
 
 def train_source(config: Config, segmentor, run: RunDir, verbose: int = 1) -> None:
