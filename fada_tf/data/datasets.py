@@ -6,6 +6,7 @@ augmentation and batching happen in ``fada_tf.data.pipeline``.
 
 from __future__ import annotations
 
+import functools
 import zlib
 
 import tensorflow as tf
@@ -37,4 +38,13 @@ def synthetic_split(cfg: DataConfig, domain: str, split: str):
     if count is None:
         raise FadaError(f"synthetic data has splits train and val, not {split!r}")
     seed = syn.seed + zlib.crc32(f"{domain}/{split}".encode())
-    return render_split(SYNTHETIC_STYLE[domain], count, seed, syn.height, syn.width)
+    return _rendered(SYNTHETIC_STYLE[domain], count, seed, syn.height, syn.width)
+
+
+@functools.lru_cache(maxsize=4)
+def _rendered(style: str, count: int, seed: int, height: int, width: int):
+    """Render a split once per process (stages and evaluations reuse it); arrays are read-only."""
+    images, labels = render_split(style, count, seed, height, width)
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
