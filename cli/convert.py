@@ -24,7 +24,7 @@ def convert():
               help="Config of the checkpoint's model (backbone, classes), e.g. "
                    "configs/gta5_to_cityscapes_r101.yaml.")
 @set_option
-@click.option("--out", "out", type=click.Path(file_okay=False), required=True,
+@click.option("--out", "--output", "out", type=click.Path(file_okay=False), required=True,
               help="Run directory to create.")
 @click.option("--imagenet", is_flag=True,
               help="CHECKPOINT is torchvision's ImageNet ResNet/VGG-16 (backbone only; the "

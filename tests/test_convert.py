@@ -350,8 +350,7 @@ def test_missing_unused_and_misshapen_keys_are_listed(vgg, tmp_path):
     assert "does not fit model.backbone=vgg16 with 19 classes" in message
     assert "1 missing keys: feature_extractor:backbone.0.bias" in message
     assert "1 unused keys: feature_extractor:backbone.33.weight" in message
-    assert ("classifier:conv2d_list.1.weight is (16, 1024, 3, 3), the model needs "
-            "(19, 1024, 3, 3)") in message
+    assert "1 shape mismatches: classifier:conv2d_list.1.weight 16x1024x3x3 (model: 19x1024x3x3)" in message
 
 
 def test_a_checkpoint_of_another_backbone_is_named_and_long_lists_are_cut(r101, tmp_path):

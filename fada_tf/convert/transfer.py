@@ -32,7 +32,7 @@ def transfer(keys: dict, tensors: dict[str, np.ndarray], source: str, target: st
                      if key.endswith(IGNORED_SUFFIXES) or key.startswith(ignored_prefixes))
     missing = sorted(keys.keys() - tensors.keys())
     unused = sorted(tensors.keys() - keys.keys() - set(ignored))
-    mismatched = [f"{key} is {tuple(tensors[key].shape)}, the model needs {torch_shape(keys[key])}"
+    mismatched = [f"{key} {_shape(tensors[key].shape)} (model: {_shape(torch_shape(keys[key]))})"
                   for key in sorted(keys.keys() & tensors.keys())
                   if tuple(tensors[key].shape) != torch_shape(keys[key])]
     problems = [f"{len(names)} {what}: {', '.join(preview(names))}"
@@ -51,6 +51,10 @@ def torch_shape(variable) -> tuple[int, ...]:
     """The torch shape of a Keras variable: a conv kernel HWIO is OIHW in torch."""
     shape = tuple(variable.shape)
     return (shape[3], shape[2], shape[0], shape[1]) if len(shape) == 4 else shape
+
+
+def _shape(shape) -> str:
+    return "x".join(map(str, shape)) or "scalar"
 
 
 def to_keras(array: np.ndarray) -> np.ndarray:
