@@ -375,6 +375,14 @@ def test_objects_other_than_tensors_are_never_unpickled(tmp_path):
     assert not marker.exists()
 
 
+def test_without_pytorch_the_error_says_what_to_install(tmp_path, monkeypatch):
+    torch.save({}, tmp_path / "checkpoint.pth")
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(FadaError, match=r"needs PyTorch: pip install 'fada-tf\[torch\]'"):
+        convert_torch_checkpoint(str(tmp_path / "checkpoint.pth"), load_config(VGG_CONFIG),
+                                 str(tmp_path / "run"))
+
+
 @pytest.mark.parametrize("checkpoint, expected", [
     ({"conv1.weight": torch.zeros(1)}, "is not a FADA checkpoint"),
     ({"feature_extractor": {"a": 1}, "classifier": {}}, "1 entries are not tensors: a"),

@@ -71,7 +71,7 @@ def convert_torch_checkpoint(checkpoint: str, config: Config, out: str,
         keys, tensors, checkpoint, backbone=backbone,
         target=f"model.backbone={backbone} with {num_classes} classes ({config.data.classes})",
         ignored_prefixes=IMAGENET_CLASSIFIER[backbone] if imagenet else ())
-    written = _write_run(out, config, segmentor, discriminator, STAGE[imagenet])
+    written = _write_run(out, config, segmentor, discriminator, imagenet)
     return {**written, "tensors": len(keys), "ignored_keys": ignored_keys,
             "ignored_entries": ignored_entries}
 
@@ -84,13 +84,13 @@ def _discriminator(config: Config, num_classes: int):
         channels=tuple(config.model.discriminator_channels), seed=config.run.seed + 1)
 
 
-def _write_run(out: str, config: Config, segmentor, discriminator, stage: str) -> dict:
+def _write_run(out: str, config: Config, segmentor, discriminator, imagenet: bool) -> dict:
     """Create the run directory with the weights; on failure remove what was written."""
     existed = Path(out).exists()
     run = RunDir.create(out, config)
     try:
-        path = run.save_segmentor(segmentor, stage, 0)
-        if stage == STAGE[True]:
+        path = run.save_segmentor(segmentor, STAGE[imagenet], 0)
+        if imagenet:
             source = dataclasses.replace(config.source, init_checkpoint=str(path.resolve()))
             dump_config(dataclasses.replace(config, source=source), run.config_path)
         discriminator_path = run.save_discriminator(discriminator) if discriminator else None

@@ -20,6 +20,7 @@ ImageNet state dict's keys stay as they are.
 from __future__ import annotations
 
 import os
+import pickle
 import re
 
 import numpy as np
@@ -61,8 +62,6 @@ def _load(path: str):
         import torch
     except ModuleNotFoundError:
         raise FadaError("reading PyTorch checkpoints needs PyTorch: pip install 'fada-tf[torch]'") from None
-    import pickle
-
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
