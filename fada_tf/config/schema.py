@@ -114,6 +114,10 @@ class SourceStageConfig:
     steps: int = 2000
     batch_size: int = 8
     optimizer: SGDConfig = field(default_factory=SGDConfig)
+    # Start from this segmentor weights file instead of model.pretrained, e.g. torchvision's
+    # ImageNet backbone converted by `fada-tf convert torch --imagenet` (the paper's exact
+    # initialisation).
+    init_checkpoint: str = ""
 
 
 @dataclass

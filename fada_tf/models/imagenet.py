@@ -25,9 +25,10 @@ local ``*_notop.h5`` file (``source=<path>``). Differences from the paper's init
   kernels are used with dilation 2 (pool4 is removed, as in DeepLabV2). ``fc6``/``fc7`` and the
   ASPP head keep their random initialisation, as in the paper.
 
-The paper's exact torchvision initialisation needs a converter of PyTorch checkpoints, which
-is not part of this module. Every target weight is assigned exactly once and every
-source weight is used; anything else is an error listing the names.
+The paper's exact torchvision initialisation is ``fada-tf convert torch --imagenet``
+(``fada_tf.convert``), which reads torchvision's own checkpoints. Here, every target weight is
+assigned exactly once and every source weight is used; anything else is an error listing the
+names.
 """
 
 import collections

@@ -26,6 +26,8 @@ class RunDir:
     checkpoints = property(lambda self: self.path / "checkpoints")
     logs = property(lambda self: self.path / "logs")
     metrics_path = property(lambda self: self.path / "metrics.json")
+    # Outside checkpoints/, which holds segmentor weights only.
+    discriminator_path = property(lambda self: self.path / "discriminator.weights.h5")
 
     @classmethod
     def create(cls, path: str | Path, config: Config) -> "RunDir":
@@ -58,6 +60,13 @@ class RunDir:
         os.replace(partial, path)
         _write_json_atomic(self.checkpoints / LATEST, {"stage": stage, "step": step, "file": path.name})
         return path
+
+    def save_discriminator(self, discriminator) -> Path:
+        """Write the discriminator's weights to ``discriminator.weights.h5`` (atomically)."""
+        partial = self.discriminator_path.with_name(f".partial-{self.discriminator_path.name}")
+        discriminator.save_weights(partial)
+        os.replace(partial, self.discriminator_path)
+        return self.discriminator_path
 
     def latest_checkpoint(self) -> Path:
         pointer = self.checkpoints / LATEST

@@ -62,6 +62,8 @@ def _initialise_adaptation(config: Config, segmentor) -> None:
 
 def train_source(config: Config, segmentor, run: RunDir, verbose: int = 1) -> None:
     """Stage 1: L_seg on the labelled source domain."""
+    if config.source.init_checkpoint:
+        load_segmentor_weights(segmentor, config.source.init_checkpoint)
     stage = config.source
     data = training_dataset(split_pairs(config.data, "source", config.data.source.train_split),
                             config.data.source, stage.batch_size,
