@@ -43,3 +43,14 @@ def test_bad_input_is_one_line_and_a_nonzero_exit(tmp_path, args, message):
     assert message.format(tmp=tmp_path) in proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert not (tmp_path / "out").exists()
+
+
+def test_train_with_an_unprepared_dataset_stops_before_creating_the_run(tmp_path, repo):
+    proc = subprocess.run([sys.executable, "-m", "fada_tf.cli", "train", "--config",
+                           str(repo / "configs" / "gta5_to_cityscapes_r101.yaml"), "--set",
+                           f"data.source.root={tmp_path / 'gta5'}", "--output", str(tmp_path / "run")],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert (f"data.source.root = {tmp_path / 'gta5'} is not a prepared dataset (no manifest.json); make it with "
+            f"`fada-tf data prepare --dataset gta5 --root RAW_GTA5 --out {tmp_path / 'gta5'}`") in proc.stderr
+    assert not (tmp_path / "run").exists()

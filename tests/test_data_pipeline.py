@@ -10,7 +10,7 @@ import pytest
 from raw_fixtures import decode_red, write_cityscapes, write_crosscity, write_gta5, write_synthia
 
 from fada_tf.config import load_config
-from fada_tf.data.datasets import split_pairs, training_batches, training_pairs
+from fada_tf.data.datasets import check_data, split_pairs, training_batches, training_pairs
 from fada_tf.data.pipeline import IMAGENET_MEAN, IMAGENET_STD
 from fada_tf.data.prepare import PrepareOptions, prepare
 from fada_tf.data.sampler import sub_epoch
@@ -147,3 +147,14 @@ def test_class_balanced_sampling_is_refused_where_it_cannot_work(data):
         training_pairs(load_config(None, ["data.source.class_balanced=true"]).data, "source", 0, True)
     with pytest.raises(ConfigError, match="data.target.class_balanced must be false"):
         load_config(None, ["data.target.class_balanced=true"])
+
+
+def test_check_data_finds_every_problem_a_run_would_meet_later(data):
+    root, _ = data
+    check_data(config(root, "cityscapes19", "gta5", "cityscapes", "data.target.val_split=val"))
+    check_data(load_config(None).data)   # synthetic: nothing to check
+    with pytest.raises(FadaError, match=r"has no split 'test'"):
+        check_data(config(root, "cityscapes19", "gta5", "cityscapes", "data.target.val_split=test"))
+    with pytest.raises(FadaError, match="prepare the dataset with --format png"):
+        check_data(config(root, "cityscapes19", "gta5", "cityscapes", f"data.source.root={root / 'gta5_tfrecord'}",
+                          "data.source.class_balanced=true"))

@@ -59,6 +59,16 @@ def training_batches(cfg: DataConfig, domain: str, batch_size: int, seed: int,
                             batch_size, seed, labelled)
 
 
+def check_data(cfg: DataConfig) -> None:
+    """Raise the FadaError a training run would meet later, now: every prepared split the
+    config trains or evaluates on must exist and suit the config (synthetic data always does)."""
+    for domain, labelled in (("source", True), ("target", False)):
+        if getattr(cfg, domain).dataset != "synthetic":
+            training_pairs(cfg, domain, seed=0, labelled=labelled)
+    if cfg.target.dataset != "synthetic" and cfg.target.val_split:
+        prepared_split(cfg, "target", cfg.target.val_split, labelled=True)
+
+
 def synthetic_split(cfg: DataConfig, domain: str, split: str):
     """Arrays of a synthetic split; each (domain, split) has its own scene seeds."""
     syn = cfg.synthetic

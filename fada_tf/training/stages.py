@@ -12,7 +12,7 @@ import tensorflow as tf
 from fada_tf.adaptation import FADAModel, SourceOnlyModel, encoding_channels
 from fada_tf.config import Config
 from fada_tf.data.classes import ClassTable, class_table
-from fada_tf.data.datasets import split_pairs, training_batches
+from fada_tf.data.datasets import check_data, split_pairs, training_batches
 from fada_tf.data.pipeline import evaluation_dataset
 from fada_tf.errors import FadaError
 from fada_tf.evaluation import evaluate
@@ -33,6 +33,7 @@ def run_training(config: Config, run: RunDir, verbose: int = 1) -> dict:
 
     ``verbose`` is Keras' fit verbosity: 1 a live progress bar, 2 one line per report.
     """
+    check_data(config.data)
     keras.utils.set_random_seed(config.run.seed)
     table = class_table(config.data.classes)
     segmentor = build_segmentor(config.model, table.num_classes, seed=config.run.seed)
