@@ -9,6 +9,7 @@ mismatch is an error that says what to run or set.
 
 from __future__ import annotations
 
+import functools
 import zlib
 
 import numpy as np
@@ -77,7 +78,16 @@ def synthetic_split(cfg: DataConfig, domain: str, split: str):
     if count is None:
         raise FadaError(f"synthetic data has splits train and val, not {split!r}")
     seed = syn.seed + zlib.crc32(f"{domain}/{split}".encode())
-    return render_split(SYNTHETIC_STYLE[domain], count, seed, syn.height, syn.width)
+    return _rendered(SYNTHETIC_STYLE[domain], count, seed, syn.height, syn.width)
+
+
+@functools.lru_cache(maxsize=4)
+def _rendered(style: str, count: int, seed: int, height: int, width: int):
+    """Render a split once per process (stages and evaluations reuse it); arrays are read-only."""
+    images, labels = render_split(style, count, seed, height, width)
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
 
 
 def prepared_split(cfg: DataConfig, domain: str, split: str, labelled: bool) -> PreparedSplit:

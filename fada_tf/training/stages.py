@@ -42,7 +42,7 @@ def run_training(config: Config, run: RunDir, verbose: int = 1) -> dict:
         if stage == "source":
             train_source(config, segmentor, run, verbose)
         else:
-            _initialise_adaptation(config, segmentor, metrics)
+            _initialise_adaptation(config, segmentor)
             train_adapt(config, segmentor, run, table, verbose)
         result = evaluate_target(config, segmentor, table, verbose)
         if result is not None:
@@ -52,7 +52,7 @@ def run_training(config: Config, run: RunDir, verbose: int = 1) -> dict:
     return metrics
 
 
-def _initialise_adaptation(config: Config, segmentor, metrics: dict) -> None:
+def _initialise_adaptation(config: Config, segmentor) -> None:
     """Adaptation starts from ``adapt.init_checkpoint`` or from this run's source stage."""
     if config.adapt.init_checkpoint:
         load_segmentor_weights(segmentor, config.adapt.init_checkpoint)
