@@ -9,6 +9,7 @@ import click
 
 from fada_tf.cli.common import FadaGroup
 from fada_tf.cli.convert import convert
+from fada_tf.cli.data import data
 from fada_tf.cli.evaluate import eval_command
 from fada_tf.cli.train import train
 
@@ -28,3 +29,4 @@ def cli():
 cli.add_command(train)
 cli.add_command(eval_command)
 cli.add_command(convert)
+cli.add_command(data)

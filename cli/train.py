@@ -35,9 +35,11 @@ def train(config_path, overrides, output, as_json):
     config = load_config(config_path, overrides)
     output = output or time.strftime("runs/%Y%m%d-%H%M%S")
     with work_on_stderr():
+        from fada_tf.data.datasets import check_data
         from fada_tf.training.run_dir import RunDir
         from fada_tf.training.stages import run_training
 
+        check_data(config.data)
         run = RunDir.create(output, config)
         # A live progress bar on a terminal, one line per report in logs and pipes.
         metrics = run_training(config, run, verbose=1 if sys.stderr.isatty() else 2)

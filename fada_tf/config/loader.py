@@ -56,6 +56,9 @@ def _check_values(config: Config, source: str) -> None:
             raise ConfigError(f"{source}: {key} must be positive, got {value}")
     if not 0 < config.adapt.clip <= 1:
         raise ConfigError(f"{source}: adapt.clip must be in (0, 1], got {config.adapt.clip}")
+    if config.data.target.class_balanced:
+        raise ConfigError(f"{source}: data.target.class_balanced must be false: it would sample the "
+                          "target by its labels, which unsupervised adaptation must not use")
     stages = config.run.stages
     if not stages or stages != [s for s in ("source", "adapt") if s in stages]:
         raise ConfigError(f"{source}: run.stages must list source and/or adapt once each, in that "

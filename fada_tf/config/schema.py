@@ -65,6 +65,9 @@ class DomainConfig:
     crop: list[int] = field(default_factory=lambda: [64, 128])
     flip: bool = True
     color_jitter: bool = False
+    # Class-balanced sampling of a labelled source (fada_tf.data.sampler): sub-epochs of 3,000
+    # draws of a class weighted 1/ln(1.01 + running frequency), then an image containing it.
+    class_balanced: bool = False
 
 
 @dataclass

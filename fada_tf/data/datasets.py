@@ -1,7 +1,10 @@
 """Where a domain's images come from: the built-in synthetic shift or a prepared dataset folder.
 
-Every split is a ``tf.data.Dataset`` of ``(image uint8 (H, W, 3), label uint8 (H, W))`` pairs;
-augmentation and batching happen in ``fada_tf.data.pipeline``.
+``split_pairs`` gives a split's ``(image uint8 (H, W, 3), label uint8 (H, W))`` pairs in
+order (evaluation); ``training_pairs`` the endless shuffled (or class-balanced) stream a
+training stage draws from; ``training_batches`` that stream augmented and batched by
+``fada_tf.data.pipeline``. A prepared folder is checked against the config here, and every
+mismatch is an error that says what to run or set.
 """
 
 from __future__ import annotations
@@ -9,25 +12,62 @@ from __future__ import annotations
 import functools
 import zlib
 
+import numpy as np
 import tensorflow as tf
 
 from fada_tf.config.schema import DataConfig
+from fada_tf.data import canonical
+from fada_tf.data.classes import class_table, remap_lookup
+from fada_tf.data.pipeline import training_dataset
+from fada_tf.data.reader import PreparedSplit
 from fada_tf.data.synthetic import render_split
 from fada_tf.errors import FadaError
 
 # The synthetic source looks like a game, the target like a camera (fada_tf.data.synthetic).
 SYNTHETIC_STYLE = {"source": "game", "target": "real"}
+# Shuffle buffer of the in-memory synthetic splits (they are smaller, so this is a full shuffle).
+SYNTHETIC_SHUFFLE_BUFFER = 4096
 
 
 def split_pairs(cfg: DataConfig, domain: str, split: str) -> tf.data.Dataset:
-    """The ``(image, label)`` pairs of ``split`` ("train", "val", ...) of ``domain`` (source/target)."""
+    """The labelled ``(image, label)`` pairs of ``split`` ("train", "val", ...) of ``domain``, in order."""
+    if getattr(cfg, domain).dataset == "synthetic":
+        images, labels = synthetic_split(cfg, domain, split)
+        return tf.data.Dataset.from_tensor_slices((images, labels))
+    return prepared_split(cfg, domain, split, labelled=True).ordered()
+
+
+def training_pairs(cfg: DataConfig, domain: str, seed: int, labelled: bool) -> tf.data.Dataset:
+    """The endless stream of ``domain``'s training split: reshuffled every pass, or class-balanced.
+
+    ``labelled=False`` (the target domain) accepts a split without labels and yields empty
+    placeholder labels for it.
+    """
     domain_cfg = getattr(cfg, domain)
-    if domain_cfg.dataset != "synthetic":
-        raise FadaError(
-            f"data.{domain}.dataset = {domain_cfg.dataset}: reading prepared real datasets is not "
-            "available in this version yet; use dataset: synthetic")
-    images, labels = synthetic_split(cfg, domain, split)
-    return tf.data.Dataset.from_tensor_slices((images, labels))
+    if domain_cfg.dataset == "synthetic":
+        if domain_cfg.class_balanced:
+            raise FadaError(f"data.{domain}.class_balanced needs a prepared dataset, not synthetic data")
+        pairs = split_pairs(cfg, domain, domain_cfg.train_split)
+        return pairs.shuffle(SYNTHETIC_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True).repeat()
+    prepared = prepared_split(cfg, domain, domain_cfg.train_split, labelled)
+    return prepared.class_balanced(seed) if domain_cfg.class_balanced else prepared.shuffled(seed)
+
+
+def training_batches(cfg: DataConfig, domain: str, batch_size: int, seed: int,
+                     labelled: bool) -> tf.data.Dataset:
+    """Augmented batches of ``training_pairs`` (images, or ``(images, labels)`` when labelled)."""
+    return training_dataset(training_pairs(cfg, domain, seed, labelled), getattr(cfg, domain),
+                            batch_size, seed, labelled)
+
+
+def check_data(cfg: DataConfig) -> None:
+    """Raise the FadaError a training run would meet later, now: every prepared split the
+    config trains or evaluates on must exist and suit the config (synthetic data always does)."""
+    for domain, labelled in (("source", True), ("target", False)):
+        if getattr(cfg, domain).dataset != "synthetic":
+            training_pairs(cfg, domain, seed=0, labelled=labelled)
+    if cfg.target.dataset != "synthetic" and cfg.target.val_split:
+        prepared_split(cfg, "target", cfg.target.val_split, labelled=True)
 
 
 def synthetic_split(cfg: DataConfig, domain: str, split: str):
@@ -48,3 +88,46 @@ def _rendered(style: str, count: int, seed: int, height: int, width: int):
     images.setflags(write=False)
     labels.setflags(write=False)
     return images, labels
+
+
+def prepared_split(cfg: DataConfig, domain: str, split: str, labelled: bool) -> PreparedSplit:
+    """``split`` of the prepared folder ``data.<domain>.root``, checked against the config."""
+    key, domain_cfg = f"data.{domain}", getattr(cfg, domain)
+    root = domain_cfg.root
+    prepare = (f"`fada-tf data prepare --dataset {domain_cfg.dataset} --root RAW_{domain_cfg.dataset.upper()} "
+               f"--out {root or 'DIR'}`")
+    if not root:
+        raise FadaError(f"{key}.root is empty: set it to a folder made by {prepare}")
+    if not canonical.is_prepared(root):
+        raise FadaError(f"{key}.root = {root} is not a prepared dataset (no {canonical.MANIFEST}); "
+                        f"make it with {prepare}")
+    manifest = canonical.read_manifest(root)
+    if manifest["dataset"] != domain_cfg.dataset:
+        raise FadaError(f"{key}.root = {root} was prepared from {manifest['dataset']}, but "
+                        f"{key}.dataset = {domain_cfg.dataset}")
+    splits = manifest["splits"]
+    if split not in splits:
+        raise FadaError(f"{root} has no split {split!r} (it has {', '.join(splits)}); prepare it with "
+                        f"{prepare[:-1]} --split {split}` or change {key}'s split")
+    if not splits[split]["items"]:
+        raise FadaError(f"split {split} of {root} is empty (every pair was skipped as bad?); "
+                        f"run `fada-tf data check` on the raw release and {prepare} again")
+    if labelled and not splits[split]["labelled"]:
+        raise FadaError(f"split {split} of {root} has no labels, and {key} needs them here")
+    return PreparedSplit(root, manifest, split, *_class_mapping(cfg, root, manifest, split))
+
+
+def _class_mapping(cfg: DataConfig, root: str, manifest: dict, split: str):
+    """(label lookup or None, class pixels per image) for the experiment's class table."""
+    table, stored = class_table(cfg.classes), class_table(manifest["classes"])
+    if manifest["class_names"] != list(stored.names):
+        raise FadaError(f"{root}/{canonical.MANIFEST}: its {stored.key} classes differ from this "
+                        "version's table; prepare the dataset again")
+    missing = [name for name in table.names if name not in stored.names]
+    if missing:
+        raise FadaError(f"data.classes = {cfg.classes} has {', '.join(missing)}, which {root} "
+                        f"({stored.key}) does not label; set data.classes to {stored.key} or a subset of it")
+    columns = [stored.names.index(name) for name in table.names]
+    stats = canonical.read_class_stats(root)["splits"].get(split) if manifest["splits"][split]["labelled"] else None
+    pixels = np.asarray(stats, np.int64)[:, columns] if stats is not None else None
+    return (None if table.names == stored.names else remap_lookup(stored, table)), pixels

@@ -88,13 +88,15 @@ def color_jitter(image, seed, brightness=0.5, contrast=0.5, saturation=0.5, hue=
 
 def training_dataset(pairs: tf.data.Dataset, cfg: DomainConfig, batch_size: int, seed: int,
                      labelled: bool) -> tf.data.Dataset:
-    """Endless shuffled, augmented, batched stream from a dataset of ``(image, label)`` pairs.
+    """Augmented, batched, prefetched stream from a stream of ``(image, label)`` pairs.
 
-    For an unlabelled domain the labels in ``pairs`` are dropped before augmentation.
+    ``pairs`` is normally endless and already shuffled or class-balanced
+    (``fada_tf.data.datasets.training_pairs``, which shuffles with ``seed``; the augmentation
+    seeds here come from ``seed + 1``). For an unlabelled domain the labels are dropped
+    before augmentation.
     """
-    ds = pairs.shuffle(4096, seed=seed, reshuffle_each_iteration=True).repeat()
     seeds = tf.data.Dataset.random(seed=seed + 1).batch(2)
-    ds = tf.data.Dataset.zip((ds, seeds))
+    ds = tf.data.Dataset.zip((pairs, seeds))
     if labelled:
         ds = ds.map(lambda pair, s: augment(pair[0], pair[1], cfg, s), num_parallel_calls=tf.data.AUTOTUNE)
     else:

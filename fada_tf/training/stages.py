@@ -12,8 +12,8 @@ import tensorflow as tf
 from fada_tf.adaptation import FADAModel, SourceOnlyModel, encoding_channels
 from fada_tf.config import Config
 from fada_tf.data.classes import ClassTable, class_table
-from fada_tf.data.datasets import split_pairs
-from fada_tf.data.pipeline import evaluation_dataset, training_dataset
+from fada_tf.data.datasets import check_data, split_pairs, training_batches
+from fada_tf.data.pipeline import evaluation_dataset
 from fada_tf.errors import FadaError
 from fada_tf.evaluation import evaluate
 from fada_tf.evaluation.evaluate import predict_labels
@@ -33,6 +33,7 @@ def run_training(config: Config, run: RunDir, verbose: int = 1) -> dict:
 
     ``verbose`` is Keras' fit verbosity: 1 a live progress bar, 2 one line per report.
     """
+    check_data(config.data)
     keras.utils.set_random_seed(config.run.seed)
     table = class_table(config.data.classes)
     segmentor = build_segmentor(config.model, table.num_classes, seed=config.run.seed)
@@ -65,8 +66,7 @@ def train_source(config: Config, segmentor, run: RunDir, verbose: int = 1) -> No
     if config.source.init_checkpoint:
         load_segmentor_weights(segmentor, config.source.init_checkpoint)
     stage = config.source
-    data = training_dataset(split_pairs(config.data, "source", config.data.source.train_split),
-                            config.data.source, stage.batch_size,
+    data = training_batches(config.data, "source", stage.batch_size,
                             seed=config.run.seed + _SOURCE_STREAM, labelled=True)
     model = SourceOnlyModel(segmentor)
     model.compile(optimizer=segmentor_optimizer(stage.optimizer, stage.steps))
@@ -76,11 +76,9 @@ def train_source(config: Config, segmentor, run: RunDir, verbose: int = 1) -> No
 def train_adapt(config: Config, segmentor, run: RunDir, table: ClassTable, verbose: int = 1) -> None:
     """Stage 2: alternate segmentor (eq. 2) and fine-grained discriminator (eq. 5) updates."""
     stage = config.adapt
-    source = training_dataset(split_pairs(config.data, "source", config.data.source.train_split),
-                              config.data.source, stage.batch_size,
+    source = training_batches(config.data, "source", stage.batch_size,
                               seed=config.run.seed + _SOURCE_STREAM + 1, labelled=True)
-    target = training_dataset(split_pairs(config.data, "target", config.data.target.train_split),
-                              config.data.target, stage.batch_size,
+    target = training_batches(config.data, "target", stage.batch_size,
                               seed=config.run.seed + _TARGET_STREAM, labelled=False)
     discriminator = build_discriminator(
         feature_channels(config.model.backbone, config.model.tiny_width),

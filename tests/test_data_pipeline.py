@@ -1,0 +1,160 @@
+"""Training and evaluation read prepared datasets: exact pairs, aligned crops and flips, class
+remapping, class-balanced order, TFRecords, and config errors that say what to run."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from raw_fixtures import decode_red, write_cityscapes, write_crosscity, write_gta5, write_synthia
+
+from fada_tf.config import load_config
+from fada_tf.data.datasets import check_data, split_pairs, training_batches, training_pairs
+from fada_tf.data.pipeline import IMAGENET_MEAN, IMAGENET_STD
+from fada_tf.data.prepare import PrepareOptions, prepare
+from fada_tf.data.sampler import sub_epoch
+from fada_tf.errors import ConfigError, FadaError
+
+# Cityscapes train ID -> synthia16 index, written out from the paper's class list.
+CITYSCAPES_TO_16 = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 10: 9, 11: 10, 12: 11,
+                    13: 12, 15: 13, 17: 14, 18: 15}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    found = {"gta5": write_gta5(root / "raw" / "gta5", count=6),
+             "cityscapes": write_cityscapes(root / "raw" / "cityscapes"),
+             "synthia": write_synthia(root / "raw" / "synthia", count=3)}
+    write_crosscity(root / "raw" / "crosscity")
+    for dataset in ("gta5", "cityscapes", "crosscity", "synthia"):
+        prepare(PrepareOptions(dataset, str(root / "raw" / dataset)), str(root / dataset))
+    prepare(PrepareOptions("gta5", str(root / "raw" / "gta5"), storage="tfrecord", shards=4),
+            str(root / "gta5_tfrecord"))
+    return root, found
+
+
+def config(root, classes="cityscapes19", source="gta5", target="cityscapes", *extra):
+    return load_config(None, [f"data.classes={classes}", f"data.source.dataset={source}",
+                              f"data.source.root={root / source}", f"data.target.dataset={target}",
+                              f"data.target.root={root / target}", *extra]).data
+
+
+def test_split_pairs_are_the_prepared_pairs_in_order_from_png_and_tfrecord(data):
+    root, found = data
+    for folder in ("gta5", "gta5_tfrecord"):
+        cfg = config(root, "cityscapes19", "gta5", "cityscapes", f"data.source.root={root / folder}")
+        pairs = list(split_pairs(cfg, "source", "train").as_numpy_iterator())
+        assert len(pairs) == 6
+        for (image, label), name in zip(pairs, sorted(found["gta5"])):
+            np.testing.assert_array_equal(image, found["gta5"][name][0])
+            np.testing.assert_array_equal(label, found["gta5"][name][1])
+
+
+def test_a_16_class_experiment_reads_cityscapes_with_the_other_classes_ignored(data):
+    root, found = data
+    cfg = config(root, "synthia16", "synthia", "cityscapes")
+    labels = [label for _, label in split_pairs(cfg, "target", "val").as_numpy_iterator()]
+    expected = [found["cityscapes"][key][1] for key in sorted(found["cityscapes"]) if key[0] == "val"]
+    for label, train19 in zip(labels, expected):
+        want = np.full_like(train19, 255)
+        for cityscapes_id, index in CITYSCAPES_TO_16.items():
+            want[train19 == cityscapes_id] = index
+        np.testing.assert_array_equal(label, want)
+
+
+def test_augmented_crops_and_flips_keep_image_and_label_aligned(data):
+    root, found = data
+    cfg = config(root, "cityscapes19", "gta5", "cityscapes", "data.source.resize=[24, 32]",
+                 "data.source.crop=[16, 24]", "data.source.flip=true")
+    labels = [train for _, train in found["gta5"].values()]
+    flipped = plain = 0
+    for images, batch_labels in training_batches(cfg, "source", 4, seed=0, labelled=True).take(6):
+        red = images.numpy()[..., 0] * IMAGENET_STD[0] * 255 + IMAGENET_MEAN[0] * 255
+        np.testing.assert_array_equal(decode_red(red), batch_labels.numpy())
+        for crop in batch_labels.numpy():
+            windows = [[lab[r:r + 16, c:c + 24] for r in range(9) for c in range(9)] for lab in labels]
+            plain += any(np.array_equal(w, crop) for ws in windows for w in ws)
+            flipped += any(np.array_equal(w[:, ::-1], crop) for ws in windows for w in ws)
+    assert plain > 0 and flipped > 0 and plain + flipped >= 24
+
+
+def test_shuffled_stream_visits_every_image_once_per_pass(data):
+    root, found = data
+    for folder in ("gta5", "gta5_tfrecord"):
+        cfg = config(root, "cityscapes19", "gta5", "cityscapes", f"data.source.root={root / folder}")
+        names = {found["gta5"][n][0].tobytes(): n for n in found["gta5"]}
+        stream = [names[image.tobytes()] for image, _ in training_pairs(cfg, "source", 3, True).take(12).as_numpy_iterator()]
+        assert sorted(stream[:6]) == sorted(found["gta5"]) and sorted(stream[6:]) == sorted(found["gta5"])
+        again = [names[image.tobytes()] for image, _ in training_pairs(cfg, "source", 3, True).take(12).as_numpy_iterator()]
+        assert stream == again
+
+
+def test_class_balanced_stream_follows_the_sampler(data):
+    root, found = data
+    cfg = config(root, "cityscapes19", "gta5", "cityscapes", "data.source.class_balanced=true")
+    stats = json.loads((root / "gta5" / "class_stats.json").read_text())["splits"]["train"]
+    order = sub_epoch(np.array(stats), seed=7, index=0)[0][:20]
+    names = sorted(found["gta5"])
+    for (image, _), index in zip(training_pairs(cfg, "source", 7, True).take(20).as_numpy_iterator(), order):
+        np.testing.assert_array_equal(image, found["gta5"][names[index]][0])
+
+
+def test_an_unlabelled_target_split_feeds_adaptation(data):
+    root, _ = data
+    cfg = config(root, "crosscity13", "cityscapes", "crosscity", "data.target.resize=[24, 32]",
+                 "data.target.crop=[16, 16]", "data.source.train_split=train")
+    images = next(iter(training_batches(cfg, "target", 2, seed=0, labelled=False)))
+    assert images.shape == (2, 16, 16, 3)
+    with pytest.raises(FadaError, match=r"split train of .*crosscity has no labels"):
+        split_pairs(cfg, "target", "train")
+
+
+def test_config_mistakes_say_what_to_run_or_set(data, tmp_path):
+    root, _ = data
+    with pytest.raises(FadaError, match=r"data.source.root is empty: set it to a folder made by "
+                                        r"`fada-tf data prepare --dataset gta5"):
+        split_pairs(config(root, "cityscapes19", "gta5", "cityscapes", "data.source.root=''"), "source", "train")
+    with pytest.raises(FadaError, match=r"is not a prepared dataset \(no manifest.json\); make it with "
+                                        r"`fada-tf data prepare --dataset gta5 --root RAW_GTA5 --out /no/such`"):
+        split_pairs(config(root, "cityscapes19", "gta5", "cityscapes", "data.source.root=/no/such"), "source", "train")
+    with pytest.raises(FadaError, match=r"was prepared from cityscapes, but data.source.dataset = gta5"):
+        split_pairs(config(root, "cityscapes19", "gta5", "cityscapes", f"data.source.root={root / 'cityscapes'}"),
+                    "source", "train")
+    with pytest.raises(FadaError, match=r"has no split 'test' \(it has train, val\); prepare it with .*--split test"):
+        split_pairs(config(root), "target", "test")
+    with pytest.raises(FadaError, match=r"data.classes = cityscapes19 has terrain, truck, train, which .*synthia "
+                                        r"\(synthia16\) does not label; set data.classes to synthia16"):
+        split_pairs(config(root, "cityscapes19", "synthia"), "source", "train")
+
+    empty = tmp_path / "gta5"
+    shutil.copytree(root / "gta5", empty)
+    manifest = json.loads((empty / "manifest.json").read_text())
+    manifest["splits"]["train"]["items"] = []
+    (empty / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(FadaError, match=r"split train of .* is empty"):
+        split_pairs(config(tmp_path), "source", "train")
+
+
+def test_class_balanced_sampling_is_refused_where_it_cannot_work(data):
+    root, _ = data
+    cfg = config(root, "cityscapes19", "gta5", "cityscapes", f"data.source.root={root / 'gta5_tfrecord'}",
+                 "data.source.class_balanced=true")
+    with pytest.raises(FadaError, match="prepare the dataset with --format png"):
+        training_pairs(cfg, "source", 0, True)
+    with pytest.raises(FadaError, match="needs a prepared dataset, not synthetic data"):
+        training_pairs(load_config(None, ["data.source.class_balanced=true"]).data, "source", 0, True)
+    with pytest.raises(ConfigError, match="data.target.class_balanced must be false"):
+        load_config(None, ["data.target.class_balanced=true"])
+
+
+def test_check_data_finds_every_problem_a_run_would_meet_later(data):
+    root, _ = data
+    check_data(config(root, "cityscapes19", "gta5", "cityscapes", "data.target.val_split=val"))
+    check_data(load_config(None).data)   # synthetic: nothing to check
+    with pytest.raises(FadaError, match=r"has no split 'test'"):
+        check_data(config(root, "cityscapes19", "gta5", "cityscapes", "data.target.val_split=test"))
+    with pytest.raises(FadaError, match="prepare the dataset with --format png"):
+        check_data(config(root, "cityscapes19", "gta5", "cityscapes", f"data.source.root={root / 'gta5_tfrecord'}",
+                          "data.source.class_balanced=true"))
