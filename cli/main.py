@@ -9,6 +9,7 @@ import click
 
 from fada_tf.cli.common import FadaGroup
 from fada_tf.cli.evaluate import eval_command
+from fada_tf.cli.export import export
 from fada_tf.cli.train import train
 
 
@@ -26,3 +27,4 @@ def cli():
 
 cli.add_command(train)
 cli.add_command(eval_command)
+cli.add_command(export)

@@ -6,6 +6,9 @@ validation split, evaluated on it; ``metrics.json`` collects the results.
 
 from __future__ import annotations
 
+import re
+import warnings
+
 import keras
 import tensorflow as tf
 
@@ -60,12 +63,28 @@ def _initialise_adaptation(config: Config, segmentor, metrics: dict) -> None:
 
 
 def load_segmentor_weights(segmentor, path: str) -> None:
+    """Load weights; a missing file or another architecture is a one-line ``FadaError``."""
     try:
-        segmentor.load_weights(path)
+        with warnings.catch_warnings():
+            # Keras warns about every layer it cannot match before it raises; the error suffices.
+            warnings.simplefilter("ignore")
+            segmentor.load_weights(path)
     except FileNotFoundError:
         raise FadaError(f"checkpoint not found: {path}") from None
     except ValueError as err:
-        raise FadaError(f"checkpoint {path} does not match the configured model: {err}") from None
+        raise FadaError(f"checkpoint {path} does not match the configured model: "
+                        f"{_one_line(err)}") from None
+
+
+def _one_line(err: ValueError) -> str:
+    """Keras' first sentence, plus the first mismatching layer and shapes when it names them."""
+    text = str(err).strip()
+    summary = text.splitlines()[0].split(" Example error message")[0].rstrip(".:")
+    layer = re.search(r"for object <\w+ name=([^,>]+)", text)
+    shapes = re.search(r"variable\.shape=(\([^)]*\)), Received: value\.shape=(\([^)]*\))", text)
+    if layer and shapes:
+        summary += f" (first: {layer[1]}, model {shapes[1]}, checkpoint {shapes[2]})"
+    return summary
 
 
 def train_source(config: Config, segmentor, run: RunDir, verbose: int = 1) -> None:
