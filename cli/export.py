@@ -14,7 +14,8 @@ import click
 from fada_tf.cli.common import emit, json_option, set_option, work_on_stderr
 from fada_tf.cli.trained_model import load_trained_segmentor, resolve_trained_model, trained_model_options
 from fada_tf.errors import FadaError
-from fada_tf.export import DEFAULT_OPSET, DILATIONS, INPUT_MODES, OUTPUT_MODES, SUPPORTED_OPSETS, check_opset
+from fada_tf.export import (DEFAULT_MIN_AGREEMENT, DEFAULT_OPSET, DEFAULT_TOLERANCE, DILATIONS, INPUT_MODES,
+                            OUTPUT_MODES, SUPPORTED_OPSETS, check_opset)
 
 
 def _export_options(command):
@@ -33,9 +34,9 @@ def _export_options(command):
                           "with the ImageNet mean/std."),
         click.option("--size", default=None, metavar="HxW",
                      help="Fix height and width (e.g. 512x1024); default: dynamic. The batch stays dynamic."),
-        click.option("--tolerance", type=float, default=1e-4, show_default=True,
+        click.option("--tolerance", type=float, default=DEFAULT_TOLERANCE, show_default=True,
                      help="Largest allowed probability difference to Keras."),
-        click.option("--min-agreement", type=float, default=0.999, show_default=True,
+        click.option("--min-agreement", type=float, default=DEFAULT_MIN_AGREEMENT, show_default=True,
                      help="Smallest allowed fraction of pixels with the same label as Keras."),
         json_option,
     ]

@@ -14,6 +14,9 @@ SUPPORTED_OPSETS = range(11, 19)
 DEFAULT_OPSET = 17
 # How dilated convolutions reach ONNX (fada_tf.export.dilations).
 DILATIONS = ("native", "space-to-depth")
+# Parity with Keras (fada_tf.export.verify): largest probability difference, label agreement.
+DEFAULT_TOLERANCE = 1e-4
+DEFAULT_MIN_AGREEMENT = 0.999
 
 
 def check_opset(opset: int) -> None:

@@ -40,8 +40,9 @@ def export_savedmodel(segmentor, directory: str | Path, *, sizes, output: str = 
     if not directory.parent.is_dir():
         raise FadaError(f"--out {directory}: folder {directory.parent} does not exist")
     function = deployable_function(segmentor, output, input_mode, size)
+    # The endpoint tracks the variables it uses; tracking the model as well stores every
+    # variable twice (measured: a SavedModel twice the size of the weights).
     archive = keras.export.ExportArchive()
-    archive.track(segmentor)
     archive.add_endpoint(ENDPOINT, function, input_signature=function.input_signature)
     partial = directory.with_name(f".partial-{directory.name}")
     shutil.rmtree(partial, ignore_errors=True)

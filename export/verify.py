@@ -15,11 +15,10 @@ import numpy as np
 
 from fada_tf.data.pipeline import IMAGENET_MEAN, IMAGENET_STD
 from fada_tf.errors import FadaError
+from fada_tf.export import DEFAULT_MIN_AGREEMENT, DEFAULT_TOLERANCE
 from fada_tf.models.resize import resize_bilinear
 
 IMAGES_PER_SIZE = 2
-DEFAULT_TOLERANCE = 1e-4
-DEFAULT_MIN_AGREEMENT = 0.999
 
 
 def verification_sizes(eval_size, size=None) -> list[tuple[int, int]]:

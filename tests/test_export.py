@@ -193,6 +193,10 @@ def test_savedmodel_serving_signature_matches_keras(segmentor, config, tmp_path)
     assert report["verification"]["max_prob_diff"] < 1e-4
     assert json.loads((out / METADATA_FILE).read_text()) == metadata
     assert [p.name for p in tmp_path.iterdir()] == ["saved"]
+    # Every variable stored once (tracking the model too would store them twice).
+    weight_bytes = sum(v.numpy().nbytes for v in segmentor.weights)
+    stored = sum(p.stat().st_size for p in (out / "variables").glob("variables.data-*"))
+    assert weight_bytes <= stored < 1.2 * weight_bytes
     serve = tf.saved_model.load(str(out)).signatures["serving_default"]
     images = random_bytes((2, 44, 52, 3), seed=5)
     probs = serve(image=tf.constant(images))["probs"].numpy()
