@@ -157,6 +157,14 @@ def test_dilated_convolutions_become_native_convs_with_the_same_outputs(segmento
     np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+@pytest.mark.parametrize("opset", [11, 18])
+def test_oldest_and_newest_supported_opsets_export_and_verify(segmentor, tmp_path, opset):
+    report = export_onnx(segmentor, tmp_path / "m.onnx", sizes=VERIFY_SIZES, opset=opset)
+    assert report["verification"]["max_prob_diff"] < 1e-4
+    model = onnx.load(str(tmp_path / "m.onnx"))
+    assert next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) == opset
+
+
 def test_size_fixes_height_and_width_but_not_the_batch(segmentor, tmp_path):
     path = tmp_path / "fixed.onnx"
     report = export_onnx(segmentor, path, sizes=[(40, 56)], output="probs", size=(40, 56))
