@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 $(BIN)/fada-tf: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,export]"
 	@touch $@
 
 install: $(BIN)/fada-tf

@@ -11,6 +11,7 @@ from fada_tf.cli.common import FadaGroup
 from fada_tf.cli.convert import convert
 from fada_tf.cli.data import data
 from fada_tf.cli.evaluate import eval_command
+from fada_tf.cli.export import export
 from fada_tf.cli.train import train
 
 
@@ -30,3 +31,4 @@ cli.add_command(train)
 cli.add_command(eval_command)
 cli.add_command(convert)
 cli.add_command(data)
+cli.add_command(export)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import warnings
+
 from fada_tf.config import Config
 from fada_tf.data.classes import class_table
 from fada_tf.errors import FadaError
@@ -9,13 +12,29 @@ from fada_tf.models import build_segmentor
 
 
 def load_segmentor_weights(segmentor, path: str) -> None:
-    """Load ``path`` into ``segmentor``; a missing file or another architecture is a FadaError."""
+    """Load ``path`` into ``segmentor``; a missing file or another architecture is a one-line
+    FadaError."""
     try:
-        segmentor.load_weights(path)
+        with warnings.catch_warnings():
+            # Keras warns about every layer it cannot match before it raises; the error suffices.
+            warnings.simplefilter("ignore")
+            segmentor.load_weights(path)
     except FileNotFoundError:
         raise FadaError(f"checkpoint not found: {path}") from None
     except ValueError as err:
-        raise FadaError(f"checkpoint {path} does not match the configured model: {err}") from None
+        raise FadaError(f"checkpoint {path} does not match the configured model: "
+                        f"{_one_line(err)}") from None
+
+
+def _one_line(err: ValueError) -> str:
+    """Keras' first sentence, plus the first mismatching layer and shapes when it names them."""
+    text = str(err).strip()
+    summary = text.splitlines()[0].split(" Example error message")[0].rstrip(".:")
+    layer = re.search(r"for object <\w+ name=([^,>]+)", text)
+    shapes = re.search(r"variable\.shape=(\([^)]*\)), Received: value\.shape=(\([^)]*\))", text)
+    if layer and shapes:
+        summary += f" (first: {layer[1]}, model {shapes[1]}, checkpoint {shapes[2]})"
+    return summary
 
 
 def restore_segmentor(config: Config, checkpoint: str):

@@ -6,6 +6,7 @@ validation split, evaluated on it; ``metrics.json`` collects the results.
 
 from __future__ import annotations
 
+
 import keras
 import tensorflow as tf
 

@@ -1,0 +1,158 @@
+"""``fada-tf export onnx|savedmodel``: ship the discriminator-free segmentor, verified.
+
+Both commands build the same deployable graph (``fada_tf.export.graph``), check it against the
+Keras segmentor on random images and only then write the output (under a temporary name,
+renamed at the end), so a failed export leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from fada_tf.cli.common import (emit, json_option, model_options, resolve_model, set_option,
+                                work_on_stderr)
+from fada_tf.errors import FadaError
+from fada_tf.export import (DEFAULT_MIN_AGREEMENT, DEFAULT_OPSET, DEFAULT_TOLERANCE, DILATIONS, INPUT_MODES,
+                            OUTPUT_MODES, SUPPORTED_OPSETS, check_opset)
+
+
+def _export_options(command):
+    """Options shared by both formats: what to export, where, and in which form."""
+    options = [
+        model_options,
+        set_option,
+        click.option("--out", "out_path", type=click.Path(), required=True,
+                     help="Output file (onnx) or new directory (savedmodel)."),
+        click.option("--output", "output", type=click.Choice(OUTPUT_MODES), default="probs",
+                     show_default=True,
+                     help="logits (N,H,W,K), their softmax probs, or labels (N,H,W int32)."),
+        click.option("--input", "input_mode", type=click.Choice(INPUT_MODES), default="uint8",
+                     show_default=True,
+                     help="uint8: RGB bytes, normalised inside the graph; float: already normalised "
+                          "with the ImageNet mean/std."),
+        click.option("--size", default=None, metavar="HxW",
+                     help="Fix height and width (e.g. 512x1024); default: dynamic. The batch stays dynamic."),
+        click.option("--tolerance", type=float, default=DEFAULT_TOLERANCE, show_default=True,
+                     help="Largest allowed probability difference to Keras."),
+        click.option("--min-agreement", type=float, default=DEFAULT_MIN_AGREEMENT, show_default=True,
+                     help="Smallest allowed fraction of pixels with the same label as Keras."),
+        json_option,
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match or min(int(match[1]), int(match[2])) < 1:
+        raise FadaError(f"--size {text!r} must be HEIGHTxWIDTH with positive integers, e.g. 512x1024")
+    return int(match[1]), int(match[2])
+
+
+def _check_tolerances(tolerance: float, min_agreement: float) -> dict:
+    if tolerance < 0:
+        raise FadaError(f"--tolerance {tolerance} must not be negative")
+    if not 0 <= min_agreement <= 1:
+        raise FadaError(f"--min-agreement {min_agreement} must be in [0, 1]")
+    return {"tolerance": tolerance, "min_agreement": min_agreement}
+
+
+@click.group("export")
+def export():
+    """Export the adapted segmentor (no discriminator) to ONNX or a SavedModel.
+
+    The graph takes NHWC RGB images and returns logits, probabilities or labels at the input
+    size. Before writing, the export is compared with Keras on random images at two sizes.
+
+    \b
+    Examples:
+        fada-tf export onnx --run runs/demo --out demo.onnx
+        fada-tf export savedmodel --run runs/demo --out demo_savedmodel --output labels
+    """
+
+
+@export.command("onnx")
+@_export_options
+@click.option("--opset", type=int, default=DEFAULT_OPSET, show_default=True,
+              help=f"ONNX opset ({SUPPORTED_OPSETS.start} to {SUPPORTED_OPSETS.stop - 1}).")
+@click.option("--dilations", type=click.Choice(DILATIONS), default="native",
+              show_default=True,
+              help="native: dilated convs as Conv(dilations); space-to-depth: tf2onnx's own pattern.")
+def onnx_command(run_path, config_path, checkpoint, overrides, out_path, output, input_mode, size,
+                 tolerance, min_agreement, as_json, opset, dilations):
+    """Export to ONNX (tf2onnx), check it, verify it with ONNX Runtime, then write it.
+
+    Metadata in the model (metadata_props): class_names, palette, normalization, input,
+    output, size, training_size, eval_size, checkpoint and the source config.
+
+    \b
+    Examples:
+        fada-tf export onnx --run runs/demo --out demo.onnx
+        fada-tf export onnx --config configs/synthetic.yaml --checkpoint runs/demo/checkpoints/adapt-002000.weights.h5 --out demo.onnx --output labels --size 64x128 --json
+    """
+    size = parse_size(size)
+    tolerances = _check_tolerances(tolerance, min_agreement)
+    check_opset(opset)
+    config, checkpoint = resolve_model(run_path, config_path, checkpoint, overrides)
+    with work_on_stderr():
+        from fada_tf.export.metadata import export_metadata
+        from fada_tf.export.onnx import export_onnx
+        from fada_tf.export.verify import verification_sizes
+        from fada_tf.training.checkpoints import restore_segmentor
+
+        segmentor = restore_segmentor(config, checkpoint)
+        report = export_onnx(segmentor, out_path, sizes=verification_sizes(config.data.eval_size, size),
+                             output=output, input_mode=input_mode, size=size, opset=opset,
+                             dilations=dilations,
+                             metadata=export_metadata(config, checkpoint, output, input_mode, size),
+                             **tolerances)
+    report["checkpoint"] = checkpoint
+    emit(report, as_json, _describe(report, f"opset {opset}, ONNX Runtime on "
+                                            f"{', '.join(report['providers'])}"))
+
+
+@export.command("savedmodel")
+@_export_options
+def savedmodel_command(run_path, config_path, checkpoint, overrides, out_path, output, input_mode,
+                       size, tolerance, min_agreement, as_json):
+    """Export a TensorFlow SavedModel with a serving_default signature, verified after loading.
+
+    Signature: input "image", output named like --output. The export metadata is
+    OUT/assets.extra/fada_tf.json.
+
+    \b
+    Examples:
+        fada-tf export savedmodel --run runs/demo --out demo_savedmodel
+        fada-tf export savedmodel --run runs/demo --out demo_labels --output labels --input float --json
+    """
+    size = parse_size(size)
+    tolerances = _check_tolerances(tolerance, min_agreement)
+    config, checkpoint = resolve_model(run_path, config_path, checkpoint, overrides)
+    with work_on_stderr():
+        from fada_tf.export.metadata import export_metadata
+        from fada_tf.export.savedmodel import export_savedmodel
+        from fada_tf.export.verify import verification_sizes
+        from fada_tf.training.checkpoints import restore_segmentor
+
+        segmentor = restore_segmentor(config, checkpoint)
+        report = export_savedmodel(segmentor, out_path,
+                                   sizes=verification_sizes(config.data.eval_size, size),
+                                   output=output, input_mode=input_mode, size=size,
+                                   metadata=export_metadata(config, checkpoint, output, input_mode, size),
+                                   **tolerances)
+    report["checkpoint"] = checkpoint
+    emit(report, as_json, _describe(report, "signature serving_default, tf.saved_model.load"))
+
+
+def _describe(report: dict, runtime: str) -> str:
+    from fada_tf.export.verify import describe
+
+    shape = ("batch x {}x{}".format(*report["size"]) if report["size"]
+             else "dynamic batch, height and width")
+    return (f"wrote {report['path']} ({report['bytes'] / 1e6:.1f} MB; input {report['input']}, "
+            f"output {report['output']}; {shape}; {runtime})\n{describe(report['verification'])}")

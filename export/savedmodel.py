@@ -1,0 +1,68 @@
+"""Export the segmentor as a TensorFlow SavedModel (TensorFlow Serving), verified before it is kept.
+
+The SavedModel has one endpoint, ``serve``, which is also the ``serving_default`` signature:
+input ``image``, output named after the output mode (the same graph as the ONNX export,
+``fada_tf.export.graph``). The export metadata is ``assets.extra/fada_tf.json`` inside the
+directory (TensorFlow Serving ignores ``assets.extra``). The directory is written under a
+temporary name, loaded back with ``tf.saved_model.load`` and compared with Keras, and renamed to
+its final name only when that passes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from fada_tf.errors import FadaError
+from fada_tf.export.graph import deployable_function
+from fada_tf.export.verify import check_parity
+
+ENDPOINT = "serve"
+METADATA_FILE = Path("assets.extra") / "fada_tf.json"
+
+
+def export_savedmodel(segmentor, directory: str | Path, *, sizes, output: str = "probs",
+                      input_mode: str = "uint8", size=None, metadata: dict[str, str] | None = None,
+                      **tolerances) -> dict:
+    """Write ``directory`` (which must not exist yet or be empty) and verify it against Keras.
+
+    ``tolerances``: ``tolerance`` and ``min_agreement`` of ``check_parity``.
+    """
+    directory = Path(directory)
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise FadaError(f"--out {directory} already exists; a SavedModel is a new directory, "
+                        "remove it or choose another --out")
+    if not directory.parent.is_dir():
+        raise FadaError(f"--out {directory}: folder {directory.parent} does not exist")
+    function = deployable_function(segmentor, output, input_mode, size)
+    # The endpoint tracks the variables it uses; tracking the model as well stores every
+    # variable twice (measured: a SavedModel twice the size of the weights).
+    archive = keras.export.ExportArchive()
+    archive.add_endpoint(ENDPOINT, function, input_signature=function.input_signature)
+    partial = directory.with_name(f".partial-{directory.name}")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        archive.write_out(str(partial), verbose=False)
+        (partial / METADATA_FILE).parent.mkdir(exist_ok=True)
+        (partial / METADATA_FILE).write_text(json.dumps(metadata or {}, indent=2) + "\n")
+        serve = tf.saved_model.load(str(partial)).signatures["serving_default"]
+        parity = check_parity(lambda images: serve(image=tf.constant(images))[output].numpy(),
+                              segmentor, output=output, input_mode=input_mode, sizes=sizes,
+                              what="the SavedModel", **tolerances)
+        if directory.exists():
+            directory.rmdir()
+        os.replace(partial, directory)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return {"format": "savedmodel", "path": str(directory), "bytes": _size(directory),
+            "signature": "serving_default", "output": output, "input": input_mode,
+            "size": list(size) if size else None, "verification": parity}
+
+
+def _size(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())

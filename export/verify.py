@@ -1,0 +1,105 @@
+"""An export proves itself before it is kept: the exported graph against the Keras segmentor.
+
+The reference is computed independently of the exported graph: normalisation in numpy, the
+Keras segmentor's ``"logits"``, the evaluation's upsampling (``resize_bilinear``), softmax and
+argmax in numpy. On seeded random images at each verification size it reports the largest
+absolute difference of class probabilities and the fraction of pixels whose label agrees, and
+raises ``FadaError`` beyond the tolerances.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from fada_tf.data.pipeline import IMAGENET_MEAN, IMAGENET_STD
+from fada_tf.errors import FadaError
+from fada_tf.export import DEFAULT_MIN_AGREEMENT, DEFAULT_TOLERANCE
+from fada_tf.models.resize import resize_bilinear
+
+IMAGES_PER_SIZE = 2
+
+
+def verification_sizes(eval_size, size=None) -> list[tuple[int, int]]:
+    """The fixed ``size``; otherwise the evaluation size and a smaller size not divisible by 8."""
+    if size is not None:
+        return [tuple(size)]
+    height, width = eval_size
+    return [(height, width), (height // 2 + 3, width // 2 + 5)]
+
+
+def normalize_numpy(images: np.ndarray) -> np.ndarray:
+    """uint8 RGB -> float32 ImageNet-normalised, as ``fada_tf.data.pipeline.normalize``."""
+    mean, std = np.float32(IMAGENET_MEAN), np.float32(IMAGENET_STD)
+    return ((images.astype(np.float32) / np.float32(255.0)) - mean) / std
+
+
+def random_images(rng: np.random.Generator, batch: int, size, input_mode: str) -> np.ndarray:
+    """Random RGB bytes, or the same normalised for a float-input graph."""
+    images = rng.integers(0, 256, (batch, *size, 3), dtype=np.uint8)
+    return images if input_mode == "uint8" else normalize_numpy(images)
+
+
+def reference_logits(segmentor, images: np.ndarray, input_mode: str) -> np.ndarray:
+    """The Keras segmentor's logits at the images' size (what evaluation computes)."""
+    x = normalize_numpy(images) if input_mode == "uint8" else images
+    logits = segmentor(x, training=False)["logits"]
+    return np.asarray(resize_bilinear(logits, images.shape[1:3]))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def compare(reference: np.ndarray, produced: np.ndarray, output: str) -> tuple[float | None, float]:
+    """(largest |probability difference| or None for labels, fraction of agreeing labels)."""
+    if output == "labels":
+        return None, float(np.mean(produced == reference.argmax(axis=-1)))
+    expected = softmax(reference)
+    probs = softmax(produced) if output == "logits" else produced
+    return float(np.abs(probs - expected).max()), float(np.mean(probs.argmax(-1) == expected.argmax(-1)))
+
+
+def check_parity(run: Callable[[np.ndarray], np.ndarray], segmentor, *, output: str,
+                 input_mode: str, sizes, tolerance: float = DEFAULT_TOLERANCE,
+                 min_agreement: float = DEFAULT_MIN_AGREEMENT, what: str = "export",
+                 seed: int = 0) -> dict:
+    """Compare ``run(images)`` (the exported graph's one output) with the Keras reference.
+
+    Raises ``FadaError`` when the largest probability difference exceeds ``tolerance`` or the
+    label agreement is below ``min_agreement``; returns the measured numbers otherwise.
+    """
+    rng = np.random.default_rng(seed)
+    diffs, agreements = [], []
+    for size in sizes:
+        images = random_images(rng, IMAGES_PER_SIZE, size, input_mode)
+        produced = np.asarray(run(images))
+        expected_shape = (IMAGES_PER_SIZE, *size) + (() if output == "labels" else (produced.shape[-1],))
+        if produced.shape != expected_shape:
+            raise FadaError(f"{what}: output shape {produced.shape} at input size {size}, "
+                            f"expected {expected_shape}")
+        diff, agreement = compare(reference_logits(segmentor, images, input_mode), produced, output)
+        diffs.append(diff)
+        agreements.append(agreement)
+    result = {"sizes": [list(s) for s in sizes], "images": IMAGES_PER_SIZE * len(sizes),
+              "max_prob_diff": None if output == "labels" else max(diffs),
+              "label_agreement": min(agreements), "tolerance": tolerance,
+              "min_agreement": min_agreement}
+    if result["max_prob_diff"] is not None and result["max_prob_diff"] > tolerance:
+        raise FadaError(f"{what} differs from Keras: largest probability difference "
+                        f"{result['max_prob_diff']:.3g} > tolerance {tolerance:g}")
+    if result["label_agreement"] < min_agreement:
+        raise FadaError(f"{what} differs from Keras: labels agree on "
+                        f"{100 * result['label_agreement']:.3f}% of pixels < {100 * min_agreement:g}%")
+    return result
+
+
+def describe(result: dict) -> str:
+    """One line for people: sizes, largest probability difference, label agreement."""
+    sizes = " and ".join(f"{h}x{w}" for h, w in result["sizes"])
+    diff = ("" if result["max_prob_diff"] is None
+            else f"largest probability difference {result['max_prob_diff']:.2g}, ")
+    return (f"parity with Keras on {result['images']} random images at {sizes}: {diff}"
+            f"labels agree on {100 * result['label_agreement']:.3f}% of pixels")
