@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import click
 
+from fada_tf.cli.ccd import ccd
 from fada_tf.cli.common import FadaGroup
+from fada_tf.cli.distill import distill
 from fada_tf.cli.evaluate import eval_command
+from fada_tf.cli.predict import predict
 from fada_tf.cli.train import train
 
 
@@ -26,3 +29,6 @@ def cli():
 
 cli.add_command(train)
 cli.add_command(eval_command)
+cli.add_command(ccd)
+cli.add_command(predict)
+cli.add_command(distill)
