@@ -52,8 +52,8 @@ def eval_command(run_path, config_path, checkpoint, split, mst, scales_text, fli
         fada-tf eval --predictions preds/labels --labels my_labels --set data.classes=synthetic
     """
     if predictions or labels:
-        unused = checkpoint or checkpoint_dir or split or mst or scales_text or flip is not None \
-            or save_predictions
+        unused = checkpoint or checkpoint_dir or csv_path or split or mst or scales_text \
+            or flip is not None or save_predictions
         _evaluate_files(run_path, config_path, predictions, labels, overrides, as_json, unused)
         return
     scales, flip = resolve_scales(mst, scales_text, flip)
@@ -63,6 +63,8 @@ def eval_command(run_path, config_path, checkpoint, split, mst, scales_text, fli
         _evaluate_folder(_config(run_path, config_path, overrides), checkpoint_dir, csv_path, split,
                          scales, flip, as_json)
     else:
+        if csv_path:
+            raise FadaError("--csv is the table of --checkpoints FOLDER")
         config, checkpoint = resolve_model(run_path, config_path, checkpoint, overrides)
         _evaluate_one(config, checkpoint, split, scales, flip, save_predictions, as_json)
 
@@ -143,6 +145,7 @@ def _write_csv(rows: list[dict], path: Path) -> None:
     """One row per checkpoint: mIoU, pixel accuracy, (mIoU over 13), per-class IoU (fractions)."""
     extra = ["miou_13"] if "miou_13" in rows[0] else []
     names = list(rows[0]["per_class_iou"])
+    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".partial-{path.name}")
     with open(partial, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -157,8 +160,8 @@ def _evaluate_files(run_path, config_path, predictions, labels, overrides, as_js
     if not (predictions and labels):
         raise FadaError("give both --predictions DIR and --labels DIR")
     if unused:
-        raise FadaError("--predictions evaluates saved files: give no --checkpoint(s), --split, "
-                        "--mst, --scales, --flip or --save-predictions")
+        raise FadaError("--predictions evaluates saved files: give no --checkpoint(s), --csv, "
+                        "--split, --mst, --scales, --flip or --save-predictions")
     config = _config(run_path, config_path, overrides)
     with work_on_stderr():
         from fada_tf.data.classes import class_table

@@ -69,6 +69,7 @@ def plot_ccd(runs: dict[str, dict], path: str | Path) -> Path:
     axes.set_ylabel("Class Center Distance (eq. 9)")
     axes.legend()
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".partial-{path.name}")
     figure.savefig(partial, dpi=120, format=path.suffix.lstrip(".") or "png")
     partial.replace(path)

@@ -83,10 +83,10 @@ def test_saved_predictions_evaluate_to_the_same_miou(run_dir, tmp_path):
 @pytest.mark.slow
 def test_a_folder_of_checkpoints_gives_a_csv_and_the_best(run_dir, tmp_path):
     result = as_json("eval", "--run", run_dir, "--checkpoints", run_dir / "checkpoints",
-                     "--csv", tmp_path / "sweep.csv")
+                     "--csv", tmp_path / "new" / "sweep.csv")
     names = sorted(p.name for p in (run_dir / "checkpoints").glob("*.weights.h5"))
     assert [r["checkpoint"].split("/")[-1] for r in result["checkpoints"]] == names
-    rows = list(csv.DictReader(open(tmp_path / "sweep.csv")))
+    rows = list(csv.DictReader(open(tmp_path / "new" / "sweep.csv")))
     assert [r["checkpoint"] for r in rows] == [r["checkpoint"] for r in result["checkpoints"]]
     assert [float(r["miou"]) for r in rows] == pytest.approx([r["miou"] for r in result["checkpoints"]], abs=1e-6)
     assert result["best"]["miou"] == max(r["miou"] for r in result["checkpoints"])
@@ -99,13 +99,13 @@ def test_ccd_with_comparison_and_plot(run_dir, tmp_path):
     other = tmp_path / "other"
     shutil.copytree(run_dir, other)
     result = as_json("ccd", "--run", run_dir, "--compare", other, "--num-images", 3,
-                     "--plot", tmp_path / "ccd.png")
+                     "--plot", tmp_path / "new" / "ccd.png")
     assert set(result) >= {"mean_ccd", "per_class_ccd", "num_images", "compare", "plot"}
     assert result["num_images"] == 6
     assert result["compare"][0]["per_class_ccd"] == result["per_class_ccd"]
     values = [v for v in result["per_class_ccd"].values() if v is not None]
     assert result["mean_ccd"] == pytest.approx(np.mean(values))
-    assert Image.open(tmp_path / "ccd.png").size[0] > 300
+    assert Image.open(tmp_path / "new" / "ccd.png").size[0] > 300
 
 
 @pytest.mark.slow
@@ -142,6 +142,7 @@ def test_distill_command_writes_a_student_run(run_dir, tmp_path):
     (["eval", "--predictions", "a", "--labels", "b", "--mst"], "--predictions evaluates saved files"),
     (["eval", "--run", "{run}", "--scales", "0,1"], "--scales must be positive numbers"),
     (["eval", "--run", "{run}", "--checkpoints", "{run}/logs"], "holds no *.weights.h5 checkpoints"),
+    (["eval", "--run", "{run}", "--csv", "x.csv"], "--csv is the table of --checkpoints FOLDER"),
     (["ccd", "--run", "{run}", "--plot", "ccd.txt"], "use a .png, .pdf or .svg file name"),
     (["predict", "missing.png", "--out", "o", "--run", "{run}"], "no such image or folder: missing.png"),
     (["distill", "--teacher", "no/such/run"], "no/such/run is not a run directory"),

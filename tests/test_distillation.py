@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from fada_tf.adaptation.pseudo_labels import (hard_pseudo_labels, pseudo_labelled_pairs,
                                               write_pseudo_labels)

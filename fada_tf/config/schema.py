@@ -156,10 +156,12 @@ class DistillStageConfig:
     # Multi-scale + flip pseudo labels (see fada_tf.evaluation.evaluate); [1.0] = single scale.
     scales: list[float] = field(default_factory=lambda: [1.0])
     flip: bool = False
-    # The student starts as "model" says (a fresh network initialised per model.pretrained:
-    # ImageNet weights in the paper configs, as the reference does; random for the synthetic
-    # default) or from the teacher's weights ("teacher").
-    student_init: StudentInit = "model"
+    # The student starts as a fresh network initialised per model.pretrained ("model": ImageNet
+    # weights in the paper configs, as the reference does) or as a copy of the teacher
+    # ("teacher"). For the synthetic default a fresh tiny network is a random one, which
+    # discards what the source labels taught; a copy of the teacher scored 0.4 mIoU higher
+    # on 3 of 3 seeds (README "Evaluation, CCD and self-distillation").
+    student_init: StudentInit = "teacher"
     # The teacher's weights when the run has no earlier stage (`fada-tf distill --teacher`
     # fills it in); it must have this config's model architecture.
     teacher_checkpoint: str = ""
