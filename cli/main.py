@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import click
 
+from fada_tf.cli.ccd import ccd
 from fada_tf.cli.common import FadaGroup
 from fada_tf.cli.convert import convert
 from fada_tf.cli.data import data
 from fada_tf.cli.evaluate import eval_command
+from fada_tf.cli.distill import distill
 from fada_tf.cli.export import export
+from fada_tf.cli.predict import predict
 from fada_tf.cli.train import train
 
 
@@ -32,3 +35,6 @@ cli.add_command(eval_command)
 cli.add_command(convert)
 cli.add_command(data)
 cli.add_command(export)
+cli.add_command(ccd)
+cli.add_command(predict)
+cli.add_command(distill)

@@ -10,7 +10,7 @@ import click
 from fada_tf.cli.common import config_option, emit, json_option, set_option, work_on_stderr
 from fada_tf.config import load_config
 
-STAGE_TITLES = {"source": "source-only", "adapt": "FADA"}
+STAGE_TITLES = {"source": "source-only", "adapt": "FADA", "distill": "self-distilled"}
 
 
 @click.command()

@@ -110,7 +110,10 @@ def test_dumped_config_loads_back_identically(tmp_path):
     ("data.target.resize=[0, 128]", r"data\.target\.resize must be two positive numbers"),
     ("adapt.steps=0", r"adapt\.steps must be positive"),
     ("adapt.clip=1.5", r"adapt\.clip must be in \(0, 1\]"),
-    ("run.stages=[adapt, source]", r"run\.stages must list source and/or adapt once each, in that order"),
+    ("run.stages=[adapt, source]", r"run\.stages must list source, adapt and/or distill once each, in that order"),
+    ("run.stages=[distill, adapt]", r"run\.stages must list"),
+    ("distill.confidence_threshold=1.0", r"distill\.confidence_threshold must be in \[0, 1\)"),
+    ("distill.scales=[]", r"distill\.scales must be positive numbers"),
     ("run.stages=[]", r"run\.stages must list"),
 ])
 def test_values_are_checked_beyond_their_types(override, message):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fada_tf.data.classes import class_table
+from fada_tf.data.classes import ClassTable, class_table
 from fada_tf.evaluation import confusion_matrix, iou_per_class, summarize
 
 
@@ -58,3 +58,17 @@ def test_synthia_runs_also_report_the_13_class_mean():
     result = summarize(confusion_matrix(labels, predictions, 16), table)
     assert result["miou_13"] == pytest.approx(1.0)
     assert result["miou"] < 1.0
+
+
+def test_predictions_of_no_class_are_misses_not_false_positives():
+    labels = np.array([0, 0, 1, 1, 255])
+    predictions = np.array([0, 255, 1, 0, 255])
+    confusion = confusion_matrix(labels, predictions, 2, count_misses=True)
+    assert confusion.shape == (2, 3)
+    # class 0: tp 1, fn 1 (the 255) , fp 1 -> 1/3; class 1: tp 1, fn 1 -> 1/2
+    np.testing.assert_allclose(iou_per_class(confusion), [1 / 3, 1 / 2])
+    result = summarize(confusion, ClassTable("two", ("a", "b"), ((0, 0, 0), (1, 1, 1))))
+    assert result["per_class_iou"] == pytest.approx({"a": 1 / 3, "b": 1 / 2})
+    assert result["pixel_acc"] == pytest.approx(2 / 4)
+    with pytest.raises(ValueError, match="prediction 255 is not a class"):
+        confusion_matrix(labels, predictions, 2)

@@ -48,6 +48,7 @@ def _check_values(config: Config, source: str) -> None:
             raise ConfigError(f"{source}: {key} must be two positive numbers, got {value}")
     positive = {"source.steps": config.source.steps, "adapt.steps": config.adapt.steps,
                 "distill.steps": config.distill.steps, "source.batch_size": config.source.batch_size,
+                "distill.batch_size": config.distill.batch_size,
                 "adapt.batch_size": config.adapt.batch_size, "run.log_every": config.run.log_every,
                 "adapt.temperature": config.adapt.temperature, "model.tiny_width": config.model.tiny_width,
                 "data.eval_batch_size": config.data.eval_batch_size}
@@ -59,10 +60,15 @@ def _check_values(config: Config, source: str) -> None:
     if config.data.target.class_balanced:
         raise ConfigError(f"{source}: data.target.class_balanced must be false: it would sample the "
                           "target by its labels, which unsupervised adaptation must not use")
+    if not 0 <= config.distill.confidence_threshold < 1:
+        raise ConfigError(f"{source}: distill.confidence_threshold must be in [0, 1), "
+                          f"got {config.distill.confidence_threshold}")
+    if not config.distill.scales or min(config.distill.scales) <= 0:
+        raise ConfigError(f"{source}: distill.scales must be positive numbers, got {config.distill.scales}")
     stages = config.run.stages
-    if not stages or stages != [s for s in ("source", "adapt") if s in stages]:
-        raise ConfigError(f"{source}: run.stages must list source and/or adapt once each, in that "
-                          f"order, got {stages}")
+    if not stages or stages != [s for s in ("source", "adapt", "distill") if s in stages]:
+        raise ConfigError(f"{source}: run.stages must list source, adapt and/or distill once each, "
+                          f"in that order, got {stages}")
 
 
 def to_dict(config: Config) -> dict:

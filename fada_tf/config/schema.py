@@ -14,7 +14,8 @@ Backbone = Literal["resnet101", "resnet50", "vgg16", "tiny"]
 Encoding = Literal["binary", "hard", "soft"]
 Dataset = Literal["synthetic", "gta5", "synthia", "cityscapes", "crosscity"]
 ClassTable = Literal["synthetic", "cityscapes19", "synthia16", "crosscity13"]
-Stage = Literal["source", "adapt"]
+Stage = Literal["source", "adapt", "distill"]
+StudentInit = Literal["model", "teacher"]
 
 
 @dataclass
@@ -147,12 +148,30 @@ class AdaptStageConfig:
 
 @dataclass
 class DistillStageConfig:
-    """Optional stage 3: self-distillation on the adapted model's hard pseudo labels."""
+    """Optional stage 3: self-distillation (paper section 4.6, Table 4 "SD").
+
+    The teacher (the model of the previous stage, or ``teacher_checkpoint``) labels the target
+    training split with its hard predictions; a student is trained on them with cross-entropy.
+    """
 
     steps: int = 2000
     batch_size: int = 8
     optimizer: SGDConfig = field(default_factory=SGDConfig)
+    # Pseudo labels whose teacher confidence (max softmax probability) is below this are
+    # ignored (255); 0 keeps every pixel.
     confidence_threshold: float = 0.0
+    # Multi-scale + flip pseudo labels (see fada_tf.evaluation.evaluate); [1.0] = single scale.
+    scales: list[float] = field(default_factory=lambda: [1.0])
+    flip: bool = False
+    # The student starts as a fresh network initialised per model.pretrained ("model": ImageNet
+    # weights in the paper configs, as the reference does) or as a copy of the teacher
+    # ("teacher"). For the synthetic default a fresh tiny network is a random one, which
+    # discards what the source labels taught; a copy of the teacher scored 0.4 mIoU higher
+    # on 3 of 3 seeds (README "Evaluation, CCD and self-distillation").
+    student_init: StudentInit = "teacher"
+    # The teacher's weights when the run has no earlier stage (`fada-tf distill --teacher`
+    # fills it in); it must have this config's model architecture.
+    teacher_checkpoint: str = ""
 
 
 @dataclass

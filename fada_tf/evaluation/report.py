@@ -28,3 +28,22 @@ def iou_table(columns: dict[str, dict]) -> str:
         lines.append(row("mIoU (13 classes)", [c["miou_13"] for c in columns.values()]))
     lines.append(row("pixel accuracy", [c["pixel_acc"] for c in columns.values()]))
     return "\n".join(lines)
+
+
+def ccd_table(columns: dict[str, dict]) -> str:
+    """Per-class and mean Class Center Distance of several runs side by side (lower is better).
+
+    ``columns`` maps a column title to a ``class_center_distance`` result.
+    """
+    names = list(next(iter(columns.values()))["per_class_ccd"])
+    width = max(len(n) for n in [*names, "mean CCD"]) + 2
+    cell = max(10, *(len(t) + 2 for t in columns))
+    lines = [" " * width + "".join(t.rjust(cell) for t in columns)]
+
+    def row(label, values):
+        return label.ljust(width) + "".join(("-" if v is None else f"{v:.3f}").rjust(cell) for v in values)
+
+    lines += [row(n, [c["per_class_ccd"][n] for c in columns.values()]) for n in names]
+    lines.append("-" * (width + cell * len(columns)))
+    lines.append(row("mean CCD", [c["mean_ccd"] for c in columns.values()]))
+    return "\n".join(lines)

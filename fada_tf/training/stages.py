@@ -1,4 +1,5 @@
-"""The training stages of a run: source-only (stage 1), then FADA adaptation (stage 2).
+"""The training stages of a run: source-only (stage 1), FADA adaptation (stage 2), and
+optionally self-distillation (stage 3).
 
 After each stage the segmentor is checkpointed and, when the target domain has a labelled
 validation split, evaluated on it; ``metrics.json`` collects the results.
@@ -11,6 +12,7 @@ import keras
 import tensorflow as tf
 
 from fada_tf.adaptation import FADAModel, SourceOnlyModel, encoding_channels
+from fada_tf.adaptation.pseudo_labels import pseudo_labelled_pairs, write_pseudo_labels
 from fada_tf.config import Config
 from fada_tf.data.classes import ClassTable, class_table
 from fada_tf.data.datasets import check_data, split_pairs, training_batches
@@ -42,9 +44,12 @@ def run_training(config: Config, run: RunDir, verbose: int = 1) -> dict:
     for stage in config.run.stages:
         if stage == "source":
             train_source(config, segmentor, run, verbose)
-        else:
+        elif stage == "adapt":
             _initialise_adaptation(config, segmentor)
             train_adapt(config, segmentor, run, table, verbose)
+        else:
+            teacher = _distillation_teacher(config, segmentor, table, metrics, verbose)
+            segmentor, metrics["pseudo_labels"] = train_distill(config, teacher, run, table, verbose)
         result = evaluate_target(config, segmentor, table, verbose)
         if result is not None:
             metrics["stages"][stage] = result
@@ -60,6 +65,20 @@ def _initialise_adaptation(config: Config, segmentor) -> None:
     elif "source" not in config.run.stages:
         raise FadaError("run.stages has adapt without source: set adapt.init_checkpoint to the "
                         "source-stage weights (RUN/checkpoints/source-*.weights.h5)")
+
+
+def _distillation_teacher(config: Config, segmentor, table: ClassTable, metrics: dict, verbose: int):
+    """The teacher is ``distill.teacher_checkpoint`` (evaluated into ``metrics["teacher"]``) or
+    the model of this run's previous stage."""
+    if config.distill.teacher_checkpoint:
+        load_segmentor_weights(segmentor, config.distill.teacher_checkpoint)
+        result = evaluate_target(config, segmentor, table, verbose)
+        if result is not None:
+            metrics["teacher"] = result | {"checkpoint": config.distill.teacher_checkpoint}
+    elif config.run.stages[0] == "distill":
+        raise FadaError("run.stages has distill without an earlier stage: set "
+                        "distill.teacher_checkpoint, or use `fada-tf distill --teacher RUN`")
+    return segmentor
 
 
 def train_source(config: Config, segmentor, run: RunDir, verbose: int = 1) -> None:
@@ -93,6 +112,26 @@ def train_adapt(config: Config, segmentor, run: RunDir, table: ClassTable, verbo
          run, verbose)
 
 
+def train_distill(config: Config, teacher, run: RunDir, table: ClassTable, verbose: int = 1):
+    """Stage 3: the teacher's hard pseudo labels on the target training split (saved in
+    ``RUN/pseudo_labels/``), then a student trained on them with cross-entropy (eq. 3).
+
+    Returns the student and the pseudo labels' statistics (``write_pseudo_labels``).
+    """
+    stage = config.distill
+    folder = run.path / "pseudo_labels"
+    statistics = write_pseudo_labels(teacher, config, table, folder, verbose)
+    student = build_segmentor(config.model, table.num_classes, seed=config.run.seed)
+    if stage.student_init == "teacher":
+        student.set_weights(teacher.get_weights())
+    data = training_dataset(pseudo_labelled_pairs(config, folder), config.data.target,
+                            stage.batch_size, seed=config.run.seed + _TARGET_STREAM + 1, labelled=True)
+    model = SourceOnlyModel(student)
+    model.compile(optimizer=segmentor_optimizer(stage.optimizer, stage.steps))
+    _fit(model, data, stage.steps, "distill", config, student, run, verbose)
+    return student, statistics
+
+
 def _fit(model, data, steps: int, stage: str, config: Config, segmentor, run: RunDir, verbose: int):
     """``fit`` for exactly ``steps`` steps, reporting every ``run.log_every`` steps."""
     per_epoch = min(config.run.log_every, steps)
@@ -107,16 +146,18 @@ def _fit(model, data, steps: int, stage: str, config: Config, segmentor, run: Ru
     run.save_segmentor(segmentor, stage, steps)
 
 
-def evaluate_target(config: Config, segmentor, table: ClassTable, verbose: int = 1) -> dict | None:
-    """Target-domain mIoU on ``data.target.val_split``; None when the target has no labels."""
-    split = config.data.target.val_split
+def evaluate_target(config: Config, segmentor, table: ClassTable, verbose: int = 1,
+                    split: str | None = None, **options) -> dict | None:
+    """Target-domain mIoU on ``split`` (default ``data.target.val_split``); None when there is
+    no such split. ``options`` go to ``evaluate`` (``scales``, ``flip``, ``on_predictions``)."""
+    split = split or config.data.target.val_split
     if not split:
         return None
     data = evaluation_dataset(split_pairs(config.data, "target", split), config.data.eval_size,
                               config.data.eval_batch_size)
     batches = int(data.cardinality())
     return evaluate(segmentor, data, table, num_batches=batches if batches > 0 else None,
-                    verbose=verbose)
+                    verbose=verbose, **options)
 
 
 def save_target_examples(config: Config, segmentor, table: ClassTable, path, count: int = 4):

@@ -1,0 +1,110 @@
+"""``fada-tf predict``: colour-coded segmentation masks and overlays for image files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fada_tf.cli.common import (emit, json_option, model_options, resolve_model, set_option,
+                                work_on_stderr)
+from fada_tf.cli.scales import resolve_scales, scale_options
+from fada_tf.errors import FadaError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+@click.command("predict")
+@click.argument("inputs", nargs=-1, required=True, metavar="IMAGES_OR_DIR...")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for NAME_color.png, NAME_overlay.png and NAME_labels.png (train IDs).")
+@model_options
+@scale_options
+@set_option
+@json_option
+def predict(inputs, out_dir, run_path, config_path, checkpoint, mst, scales_text, flip, overrides,
+            as_json):
+    """Segment images: colour-coded masks in the dataset's palette, overlays and train-ID maps.
+
+    Each image is resized to data.eval_size like an evaluation image and predicted at its own
+    resolution. A folder stands for the .png/.jpg images directly inside it.
+
+    \b
+    Examples:
+        fada-tf predict street.png --out masks --run runs/demo
+        fada-tf predict photos/ --out masks --run runs/demo --mst --json
+    """
+    config, checkpoint = resolve_model(run_path, config_path, checkpoint, overrides)
+    scales, flip = resolve_scales(mst, scales_text, flip)
+    images = _image_files(inputs)
+    out = Path(out_dir)
+    with work_on_stderr():
+        import numpy as np
+        import tensorflow as tf
+
+        from fada_tf.data.classes import class_table
+        from fada_tf.data.pipeline import normalize
+        from fada_tf.evaluation.evaluate import predict_labels
+        from fada_tf.evaluation.label_files import write_label_png
+        from fada_tf.training.checkpoints import restore_segmentor
+        from fada_tf.visualize import colorize, overlay
+
+        table = class_table(config.data.classes)
+        segmentor = restore_segmentor(config, checkpoint)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for number, path in enumerate(images, 1):
+            image = _read_rgb(path)
+            batch = normalize(tf.image.resize(image[None], config.data.eval_size, method="bilinear"))
+            labels = predict_labels(segmentor, batch, image.shape[:2], scales, flip)[0].numpy()
+            colours = colorize(labels, table)
+            files = {kind: str(out / f"{path.stem}_{kind}.png") for kind in ("color", "overlay", "labels")}
+            _save_rgb(colours, files["color"])
+            _save_rgb(overlay(image, colours), files["overlay"])
+            write_label_png(files["labels"], labels)
+            counts = np.bincount(labels.ravel(), minlength=table.num_classes)
+            written.append({"image": str(path), **files,
+                            "class_fractions": {n: float(c / labels.size) for n, c in zip(table.names, counts) if c}})
+            print(f"[{number}/{len(images)}] {path} -> {files['color']}")
+    emit({"out": str(out), "scales": scales, "flip": flip, "images": written}, as_json,
+         f"{len(written)} image(s) segmented into {out}/ (NAME_color.png, NAME_overlay.png, NAME_labels.png)")
+
+
+def _image_files(inputs) -> list[Path]:
+    """The image files named on the command line (a folder: the images directly inside it)."""
+    files = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise FadaError(f"{item} holds no .png or .jpg images")
+            files += found
+        elif item.is_file():
+            files.append(item)
+        else:
+            raise FadaError(f"no such image or folder: {item}")
+    stems = [p.stem for p in files]
+    repeated = next((s for s in stems if stems.count(s) > 1), None)
+    if repeated:
+        raise FadaError(f"two inputs are named {repeated}: their outputs would overwrite each other")
+    for path in files:
+        _read_rgb(path, check_only=True)
+    return files
+
+
+def _read_rgb(path: Path, check_only: bool = False):
+    """(H, W, 3) uint8 RGB of an image file; an unreadable file is a FadaError."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return None if check_only else np.asarray(image.convert("RGB"))
+    except (OSError, UnidentifiedImageError) as err:
+        raise FadaError(f"{path}: not a readable image ({err})") from None
+
+
+def _save_rgb(array, path: str) -> None:
+    from PIL import Image
+
+    Image.fromarray(array).save(path)

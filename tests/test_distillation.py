@@ -1,0 +1,86 @@
+"""Self-distillation: the teacher's pseudo labels, and the distill stage of a run."""
+
+import json
+
+import numpy as np
+import pytest
+
+from fada_tf.adaptation.pseudo_labels import (hard_pseudo_labels, pseudo_labelled_pairs,
+                                              write_pseudo_labels)
+from fada_tf.config import load_config
+from fada_tf.data.classes import class_table
+from fada_tf.data.datasets import split_pairs
+from fada_tf.data.pipeline import normalize
+from fada_tf.errors import FadaError
+from fada_tf.evaluation import predict_probabilities
+from fada_tf.evaluation.label_files import read_label_png
+from fada_tf.models import build_segmentor
+from fada_tf.training.run_dir import RunDir
+from fada_tf.training.stages import run_training
+
+SMALL = ["model.tiny_width=4", "data.synthetic.source_images=6", "data.synthetic.target_train_images=5",
+         "data.synthetic.target_val_images=3", "data.synthetic.height=32", "data.synthetic.width=48",
+         "data.eval_size=[32, 48]", "data.eval_batch_size=2", "data.target.val_split=val",
+         "data.target.resize=[32, 48]",
+         "data.target.crop=[32, 48]", "data.source.resize=[32, 48]", "data.source.crop=[32, 48]",
+         "source.steps=3", "source.batch_size=2", "distill.steps=3", "distill.batch_size=2",
+         "run.log_every=3", "run.checkpoint_every=0"]
+
+
+def test_hard_pseudo_labels_ignore_unconfident_pixels():
+    probabilities = np.array([[0.7, 0.2, 0.1], [0.3, 0.35, 0.35], [0.1, 0.1, 0.8]], np.float32)
+    np.testing.assert_array_equal(hard_pseudo_labels(probabilities, 0.0).numpy(), [0, 1, 2])
+    np.testing.assert_array_equal(hard_pseudo_labels(probabilities, 0.7).numpy(), [0, 255, 2])
+
+
+@pytest.mark.parametrize("scales,flip,threshold", [([1.0], False, 0.0), ([0.7, 1.0], True, 0.4)])
+def test_pseudo_labels_are_the_teachers_confident_predictions(tmp_path, scales, flip, threshold):
+    config = load_config(None, [*SMALL, f"distill.scales={scales}", f"distill.flip={flip}",
+                                f"distill.confidence_threshold={threshold}"])
+    table = class_table(config.data.classes)
+    teacher = build_segmentor(config.model, table.num_classes, seed=5)
+    stats = write_pseudo_labels(teacher, config, table, tmp_path / "pseudo", verbose=0)
+
+    images, labels = zip(*split_pairs(config.data, "target", "train").as_numpy_iterator())
+    probabilities = predict_probabilities(teacher, normalize(np.stack(images)), (32, 48), scales, flip).numpy()
+    expected = np.where(probabilities.max(-1) < threshold, 255, probabilities.argmax(-1))
+    saved = np.stack([read_label_png(tmp_path / "pseudo" / f"{i:05d}.png") for i in range(5)])
+    assert stats["num_images"] == 5 and len(list((tmp_path / "pseudo").iterdir())) == 5
+    assert np.mean(saved == expected) > 0.999   # ties at float rounding may differ
+    assert stats["ignored_fraction"] == pytest.approx(np.mean(saved == 255))
+    assert (threshold > 0) == (stats["ignored_fraction"] > 0)
+    truth = np.stack(labels)
+    for c in range(table.num_classes):   # pseudo-label quality: IoU against the split's labels
+        tp = np.sum((saved == c) & (truth == c))
+        union = np.sum(((saved == c) | (truth == c)) & (truth != 255))
+        assert stats["quality"]["per_class_iou"][table.names[c]] == (pytest.approx(tp / union) if union else None)
+
+    pairs = list(pseudo_labelled_pairs(config, tmp_path / "pseudo").as_numpy_iterator())
+    assert len(pairs) == 5
+    np.testing.assert_array_equal(pairs[3][0], images[3])
+    np.testing.assert_array_equal(pairs[3][1], saved[3])
+
+
+def test_distill_without_a_teacher_is_an_error(tmp_path):
+    config = load_config(None, [*SMALL, "run.stages=[distill]"])
+    with pytest.raises(FadaError, match="distill without an earlier stage"):
+        run_training(config, RunDir.create(tmp_path / "run", config), verbose=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("init", ["model", "teacher"])
+def test_a_run_with_a_distill_stage_trains_a_student_on_pseudo_labels(tmp_path, init):
+    config = load_config(None, [*SMALL, "run.stages=[source, distill]", f"distill.student_init={init}",
+                                "distill.optimizer.learning_rate=0.0", "model.freeze_bn=true"])
+    run = RunDir.create(tmp_path / "run", config)
+    metrics = run_training(config, run, verbose=0)
+    assert set(metrics["stages"]) == {"source", "distill"}
+    assert metrics["pseudo_labels"]["num_images"] == 5
+    assert json.loads(run.metrics_path.read_text())["stages"]["distill"] == metrics["stages"]["distill"]
+    assert run.latest_checkpoint().name == "distill-000003.weights.h5"
+    assert (run.path / "distill_target_examples.png").is_file()
+    # With a zero learning rate (and frozen BatchNorm statistics) the student stays as
+    # initialised: a copy of the teacher gives
+    # the teacher's mIoU, a fresh network (another init) does not.
+    same = metrics["stages"]["distill"]["miou"] == pytest.approx(metrics["stages"]["source"]["miou"], abs=1e-12)
+    assert same == (init == "teacher")
