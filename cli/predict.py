@@ -19,44 +19,48 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for NAME_color.png, NAME_overlay.png and NAME_labels.png (train IDs).")
 @model_options
+@click.option("--onnx", "onnx_path", type=click.Path(dir_okay=False), default=None,
+              help="An exported model (fada-tf export onnx) run with ONNX Runtime, instead of --run.")
 @scale_options
 @set_option
 @json_option
-def predict(inputs, out_dir, run_path, config_path, checkpoint, mst, scales_text, flip, overrides,
-            as_json):
+def predict(inputs, out_dir, run_path, config_path, checkpoint, onnx_path, mst, scales_text, flip,
+            overrides, as_json):
     """Segment images: colour-coded masks in the dataset's palette, overlays and train-ID maps.
 
     Each image is resized to data.eval_size like an evaluation image and predicted at its own
-    resolution. A folder stands for the .png/.jpg images directly inside it.
+    resolution. A folder stands for the .png/.jpg images directly inside it. With --onnx the
+    exported model's metadata gives the classes, palette, input size and normalisation
+    (single scale only).
 
     \b
     Examples:
         fada-tf predict street.png --out masks --run runs/demo
         fada-tf predict photos/ --out masks --run runs/demo --mst --json
+        fada-tf predict photos/ --out masks --onnx demo.onnx
     """
-    config, checkpoint = resolve_model(run_path, config_path, checkpoint, overrides)
     scales, flip = resolve_scales(mst, scales_text, flip)
+    if onnx_path and (run_path or config_path or checkpoint or overrides):
+        raise FadaError("--onnx runs an exported model: drop --run, --config, --checkpoint and --set")
+    if onnx_path and (scales != [1.0] or flip):
+        raise FadaError("--onnx predicts at a single scale without flip: drop --mst, --scales and --flip")
+    if onnx_path and not Path(onnx_path).is_file():
+        raise FadaError(f"ONNX model not found: {onnx_path}")
+    model = None if onnx_path else resolve_model(run_path, config_path, checkpoint, overrides)
     images = _image_files(inputs)
     out = Path(out_dir)
     with work_on_stderr():
         import numpy as np
-        import tensorflow as tf
 
-        from fada_tf.data.classes import class_table
-        from fada_tf.data.pipeline import normalize
-        from fada_tf.evaluation.evaluate import predict_labels
         from fada_tf.evaluation.label_files import write_label_png
-        from fada_tf.training.checkpoints import restore_segmentor
         from fada_tf.visualize import colorize, overlay
 
-        table = class_table(config.data.classes)
-        segmentor = restore_segmentor(config, checkpoint)
+        table, segment = _onnx_segmenter(onnx_path) if onnx_path else _keras_segmenter(*model, scales, flip)
         out.mkdir(parents=True, exist_ok=True)
         written = []
         for number, path in enumerate(images, 1):
             image = _read_rgb(path)
-            batch = normalize(tf.image.resize(image[None], config.data.eval_size, method="bilinear"))
-            labels = predict_labels(segmentor, batch, image.shape[:2], scales, flip)[0].numpy()
+            labels = segment(image)
             colours = colorize(labels, table)
             files = {kind: str(out / f"{path.stem}_{kind}.png") for kind in ("color", "overlay", "labels")}
             _save_rgb(colours, files["color"])
@@ -68,6 +72,34 @@ def predict(inputs, out_dir, run_path, config_path, checkpoint, mst, scales_text
             print(f"[{number}/{len(images)}] {path} -> {files['color']}")
     emit({"out": str(out), "scales": scales, "flip": flip, "images": written}, as_json,
          f"{len(written)} image(s) segmented into {out}/ (NAME_color.png, NAME_overlay.png, NAME_labels.png)")
+
+
+def _keras_segmenter(config, checkpoint, scales, flip):
+    """(class table, image -> labels) of a trained segmentor, as in evaluation."""
+    import tensorflow as tf
+
+    from fada_tf.data.classes import class_table
+    from fada_tf.data.pipeline import normalize
+    from fada_tf.evaluation.evaluate import predict_labels
+    from fada_tf.training.checkpoints import restore_segmentor
+
+    segmentor = restore_segmentor(config, checkpoint)
+
+    def segment(image):
+        batch = normalize(tf.image.resize(image[None], config.data.eval_size, method="bilinear"))
+        return predict_labels(segmentor, batch, image.shape[:2], scales, flip)[0].numpy()
+
+    return class_table(config.data.classes), segment
+
+
+def _onnx_segmenter(path):
+    """(class table from the model's metadata, image -> labels) of an exported ONNX model."""
+    from fada_tf.data.classes import ClassTable
+    from fada_tf.export.predictor import OnnxSegmenter
+
+    model = OnnxSegmenter(path)
+    table = ClassTable("onnx", model.class_names, tuple(map(tuple, model.palette.tolist())))
+    return table, model.predict
 
 
 def _image_files(inputs) -> list[Path]:
@@ -99,6 +131,9 @@ def _read_rgb(path: Path, check_only: bool = False):
 
     try:
         with Image.open(path) as image:
+            if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+                raise FadaError(f"{path}: {image.mode} pixels (16/32-bit) are not an 8-bit RGB "
+                                "photo; convert it to 8-bit RGB first")
             return None if check_only else np.asarray(image.convert("RGB"))
     except (OSError, UnidentifiedImageError) as err:
         raise FadaError(f"{path}: not a readable image ({err})") from None

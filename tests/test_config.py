@@ -119,3 +119,10 @@ def test_dumped_config_loads_back_identically(tmp_path):
 def test_values_are_checked_beyond_their_types(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
+
+
+def test_a_partial_section_keeps_the_defaults_its_parent_sets():
+    """The target domain's default has a labelled val split; overriding one of its keys keeps it."""
+    assert Config().data.target.val_split == "val"
+    cfg = load_config(None, ["data.target.flip=false"])
+    assert cfg.data.target.val_split == "val" and cfg.data.target.flip is False

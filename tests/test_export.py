@@ -350,3 +350,53 @@ def test_readme_example_runs_without_fada_tf(repo, onnx_files, segmentor, tmp_pa
     fractions = ast.literal_eval(proc.stdout.strip())
     assert set(fractions) <= set(class_table("synthetic").names)
     assert sum(fractions.values()) == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.mark.parametrize("output,input_mode", [("probs", "uint8"), ("labels", "float")])
+def test_predict_with_onnx_agrees_with_predict_with_keras(run_dir, onnx_files, tmp_path, output, input_mode):
+    path, _ = onnx_files(output, input_mode)
+    from PIL import Image
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for i, shape in enumerate([(64, 128, 3), (80, 100, 3)]):
+        Image.fromarray(random_bytes(shape, seed=i)).save(images / f"street{i}.png")
+    keras = invoke("predict", str(images), "--out", str(tmp_path / "keras"), "--run", str(run_dir.path), "--json")
+    ort_run = invoke("predict", str(images), "--out", str(tmp_path / "ort"), "--onnx", str(path), "--json")
+    assert keras.exit_code == 0 and ort_run.exit_code == 0, ort_run.output
+    for i, shape in enumerate([(64, 128), (80, 100)]):
+        a = np.asarray(Image.open(tmp_path / "keras" / f"street{i}_labels.png"))
+        b = np.asarray(Image.open(tmp_path / "ort" / f"street{i}_labels.png"))
+        assert a.shape == b.shape == shape
+        # Same model; only the resizing back to the image differs slightly from evaluation's.
+        assert (a == b).mean() > (0.999 if shape == (64, 128) else 0.9)
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--run", "RUN"], "--onnx runs an exported model: drop --run"),
+    (["--mst"], "--onnx predicts at a single scale without flip"),
+])
+def test_predict_onnx_option_errors(run_dir, onnx_files, tmp_path, extra, message):
+    from PIL import Image
+
+    Image.fromarray(random_bytes((8, 8, 3))).save(tmp_path / "a.png")
+    path, _ = onnx_files("probs", "uint8")
+    extra = [str(run_dir.path) if e == "RUN" else e for e in extra]
+    result = invoke("predict", str(tmp_path / "a.png"), "--out", str(tmp_path / "o"), "--onnx", str(path), *extra)
+    assert result.exit_code == 1 and message in result.stderr and not (tmp_path / "o").exists()
+
+
+def test_predict_refuses_16_bit_images_and_foreign_onnx_models(run_dir, tmp_path):
+    from PIL import Image
+
+    Image.fromarray(np.full((8, 8), 40000, np.uint16)).save(tmp_path / "deep.png")
+    result = invoke("predict", str(tmp_path / "deep.png"), "--out", str(tmp_path / "o"), "--run", str(run_dir.path))
+    assert result.exit_code == 1 and "16/32-bit" in result.stderr
+    foreign = tmp_path / "foreign.onnx"
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["image"], ["out"])], "g",
+                                   [onnx.helper.make_tensor_value_info("image", onnx.TensorProto.UINT8, [1, 8, 8, 3])],
+                                   [onnx.helper.make_tensor_value_info("out", onnx.TensorProto.UINT8, [1, 8, 8, 3])])
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), foreign)
+    Image.fromarray(random_bytes((8, 8, 3))).save(tmp_path / "a.png")
+    result = invoke("predict", str(tmp_path / "a.png"), "--out", str(tmp_path / "o"), "--onnx", str(foreign))
+    assert result.exit_code == 1 and "is not a fada-tf export" in result.stderr

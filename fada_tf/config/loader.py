@@ -139,7 +139,13 @@ def _apply_override(raw: dict, item: str) -> None:
     node[parts[-1]] = value
 
 
-def _build(cls: type, raw: Any, prefix: str, source: str):
+def _build(cls: type, raw: Any, prefix: str, source: str, base=None):
+    """``base`` (default ``cls()``) with the keys of ``raw`` replaced, recursively.
+
+    Starting from the parent's default keeps defaults that a parent sets for a section (the
+    target domain's ``val_split``) when a file or override gives only some of its keys.
+    """
+    base = cls() if base is None else base
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: {prefix.rstrip('.') or 'config'} must be a mapping, got {raw!r}")
     hints = typing.get_type_hints(cls)
@@ -149,14 +155,16 @@ def _build(cls: type, raw: Any, prefix: str, source: str):
             close = difflib.get_close_matches(str(key), names, n=1)
             hint = f"; did you mean {prefix}{close[0]}?" if close else f"; valid keys: {', '.join(names)}"
             raise ConfigError(f"{source}: unknown key {prefix}{key}{hint}")
-    values = {name: _coerce(hints[name], raw[name], f"{prefix}{name}", source)
-              for name in names if name in raw}
-    return cls(**values)
+    values = {}
+    for name in (n for n in names if n in raw):
+        if dataclasses.is_dataclass(hints[name]):
+            values[name] = _build(hints[name], raw[name], f"{prefix}{name}.", source, getattr(base, name))
+        else:
+            values[name] = _coerce(hints[name], raw[name], f"{prefix}{name}", source)
+    return dataclasses.replace(base, **values)
 
 
 def _coerce(annotation: Any, value: Any, key: str, source: str):
-    if dataclasses.is_dataclass(annotation):
-        return _build(annotation, value, key + ".", source)
     origin = typing.get_origin(annotation)
     if origin is Literal:
         choices = typing.get_args(annotation)

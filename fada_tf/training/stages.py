@@ -7,7 +7,6 @@ validation split, evaluated on it; ``metrics.json`` collects the results.
 
 from __future__ import annotations
 
-
 import keras
 import tensorflow as tf
 
@@ -15,8 +14,8 @@ from fada_tf.adaptation import FADAModel, SourceOnlyModel, encoding_channels
 from fada_tf.adaptation.pseudo_labels import pseudo_labelled_pairs, write_pseudo_labels
 from fada_tf.config import Config
 from fada_tf.data.classes import ClassTable, class_table
-from fada_tf.data.datasets import check_data, split_pairs, training_batches
-from fada_tf.data.pipeline import evaluation_dataset
+from fada_tf.data.datasets import SYNTHETIC_SHUFFLE_BUFFER, check_data, split_pairs, training_batches
+from fada_tf.data.pipeline import evaluation_dataset, training_dataset
 from fada_tf.errors import FadaError
 from fada_tf.evaluation import evaluate
 from fada_tf.evaluation.evaluate import predict_labels
@@ -27,6 +26,8 @@ from fada_tf.training.optimizers import discriminator_optimizer, segmentor_optim
 from fada_tf.training.run_dir import RunDir
 from fada_tf.visualize import colorize, save_grid
 
+# Pseudo-labelled full-resolution images held in the distillation stage's shuffle buffer.
+PSEUDO_LABEL_BUFFER = 64
 # Seed offsets keep the source and target streams' shuffles and augmentations independent.
 _SOURCE_STREAM, _TARGET_STREAM = 0, 1000
 
@@ -124,8 +125,12 @@ def train_distill(config: Config, teacher, run: RunDir, table: ClassTable, verbo
     student = build_segmentor(config.model, table.num_classes, seed=config.run.seed)
     if stage.student_init == "teacher":
         student.set_weights(teacher.get_weights())
-    data = training_dataset(pseudo_labelled_pairs(config, folder), config.data.target,
-                            stage.batch_size, seed=config.run.seed + _TARGET_STREAM + 1, labelled=True)
+    seed = config.run.seed + _TARGET_STREAM + 1
+    # Decoded pairs are shuffled in a buffer: all of an in-memory synthetic split, a bounded
+    # window of a prepared dataset's full-resolution images.
+    buffer = SYNTHETIC_SHUFFLE_BUFFER if config.data.target.dataset == "synthetic" else PSEUDO_LABEL_BUFFER
+    pairs = pseudo_labelled_pairs(config, folder).shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    data = training_dataset(pairs.repeat(), config.data.target, stage.batch_size, seed=seed, labelled=True)
     model = SourceOnlyModel(student)
     model.compile(optimizer=segmentor_optimizer(stage.optimizer, stage.steps))
     _fit(model, data, stage.steps, "distill", config, student, run, verbose)
