@@ -43,7 +43,7 @@ def write_pseudo_labels(teacher: keras.Model, config: Config, table: ClassTable,
     """
     cfg = config.distill
     split = config.data.target.train_split
-    data = evaluation_dataset(split_pairs(config.data, "target", split), config.data.eval_size,
+    data = evaluation_dataset(split_pairs(config.data, "target", split, labelled=False), config.data.eval_size,
                               config.data.eval_batch_size)
     scales = tuple(cfg.scales)
 
@@ -77,7 +77,8 @@ def write_pseudo_labels(teacher: keras.Model, config: Config, table: ClassTable,
 
 def pseudo_labelled_pairs(config: Config, folder: str | Path) -> tf.data.Dataset:
     """The target training images paired with the pseudo labels in ``folder`` (split order)."""
-    images = split_pairs(config.data, "target", config.data.target.train_split).map(lambda image, _: image)
+    images = split_pairs(config.data, "target", config.data.target.train_split, labelled=False)
+    images = images.map(lambda image, _: image)
     paths = sorted(str(p) for p in Path(folder).glob("*.png"))
     labels = tf.data.Dataset.from_tensor_slices(paths).map(
         lambda path: tf.io.decode_png(tf.io.read_file(path), channels=1)[..., 0])

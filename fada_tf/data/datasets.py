@@ -29,12 +29,15 @@ SYNTHETIC_STYLE = {"source": "game", "target": "real"}
 SYNTHETIC_SHUFFLE_BUFFER = 4096
 
 
-def split_pairs(cfg: DataConfig, domain: str, split: str) -> tf.data.Dataset:
-    """The labelled ``(image, label)`` pairs of ``split`` ("train", "val", ...) of ``domain``, in order."""
+def split_pairs(cfg: DataConfig, domain: str, split: str, labelled: bool = True) -> tf.data.Dataset:
+    """The ``(image, label)`` pairs of ``split`` ("train", "val", ...) of ``domain``, in order.
+
+    ``labelled=False`` also accepts a split without labels (its labels are all 255).
+    """
     if getattr(cfg, domain).dataset == "synthetic":
         images, labels = synthetic_split(cfg, domain, split)
         return tf.data.Dataset.from_tensor_slices((images, labels))
-    return prepared_split(cfg, domain, split, labelled=True).ordered()
+    return prepared_split(cfg, domain, split, labelled=labelled).ordered()
 
 
 def training_pairs(cfg: DataConfig, domain: str, seed: int, labelled: bool) -> tf.data.Dataset:

@@ -1,7 +1,7 @@
 """Reading a prepared dataset in the training and evaluation hot path, with native TF decoding.
 
 Pairs come out as ``(image uint8 (H, W, 3), label uint8 (H, W))``; in an unlabelled split the
-label is an empty ``(0, 0)`` placeholder. Files are read with ``tf.io.read_file`` (any
+label is all 255 (every pixel ignored). Files are read with ``tf.io.read_file`` (any
 ``tf.io.gfile`` path) or from TFRecord shards and decoded with ``tf.io.decode_image`` /
 ``tf.io.decode_png`` in parallel, in a deterministic order. When the experiment's class
 table is a subset of the stored one, labels are remapped by a lookup (dropped classes → 255).
@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from fada_tf.data import files
+from fada_tf.data.classes import IGNORE_LABEL
 from fada_tf.data.sampler import class_balanced_indices
 from fada_tf.data.tfrecord import parse
 from fada_tf.errors import FadaError
@@ -90,7 +91,7 @@ class PreparedSplit:
         image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
         image.set_shape([None, None, 3])
         if not self.entry["labelled"]:
-            return image, tf.zeros([0, 0], tf.uint8)
+            return image, tf.fill(tf.shape(image)[:2], tf.constant(IGNORE_LABEL, tf.uint8))
         label = tf.io.decode_png(label_bytes, channels=1)[..., 0]
         if self.lookup is not None:
             label = tf.gather(tf.constant(self.lookup), tf.cast(label, tf.int32))
