@@ -13,7 +13,10 @@ the reference implementation does, in its order:
    on the same step's features, detached, with the discriminator's optimiser.
 
 Discriminator outputs and segmentor logits are upsampled to the image size (bilinear, corners
-aligned) before the losses, as in the reference.
+aligned) and taken to float32 before the losses, as in the reference. Under a
+``tf.distribute`` strategy each replica differentiates its share of the global batch's losses
+(``fada_tf.adaptation.replicas``), and each optimiser scales its loss for mixed float16
+(``optimizer.scale_loss``; identity unless it is a ``keras.optimizers.LossScaleOptimizer``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import keras
 import tensorflow as tf
 
 from fada_tf.adaptation.encodings import domain_encoding
-from fada_tf.adaptation.losses import adversarial_loss, discriminator_loss, segmentation_loss
+from fada_tf.adaptation.losses import adversarial_loss, discriminator_loss, segmentation_loss_terms
+from fada_tf.adaptation.replicas import share_of_mean, share_of_ratio
 from fada_tf.models.discriminator import discriminator_logits
 from fada_tf.models.resize import resize_bilinear
 
@@ -38,7 +42,8 @@ class FADAModel(keras.Model):
         temperature, clip, hard_threshold: see ``domain_encoding``.
 
     Compile with ``compile(segmentor_optimizer=..., discriminator_optimizer=...)``; each is
-    built on exactly the variables it updates.
+    built on exactly the variables it updates. ``train_step`` returns this step's losses
+    (a replica's shares of them under a strategy; the shares add up to the losses).
     """
 
     def __init__(self, segmentor, discriminator, encoding="soft", lambda_adv=0.001,
@@ -51,19 +56,12 @@ class FADAModel(keras.Model):
         self.temperature = temperature
         self.clip = clip
         self.hard_threshold = hard_threshold
-        self.seg_loss_tracker = keras.metrics.Mean(name="seg_loss")
-        self.adv_loss_tracker = keras.metrics.Mean(name="adv_loss")
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
 
     def compile(self, segmentor_optimizer, discriminator_optimizer, **kwargs):
         super().compile(optimizer=segmentor_optimizer, **kwargs)
         self.discriminator_optimizer = discriminator_optimizer
         segmentor_optimizer.build(self.segmentor.trainable_variables)
         discriminator_optimizer.build(self.discriminator.trainable_variables)
-
-    @property
-    def metrics(self):
-        return [self.seg_loss_tracker, self.adv_loss_tracker, self.d_loss_tracker]
 
     def call(self, images, training=False):
         return self.segmentor(images, training=training)
@@ -80,15 +78,17 @@ class FADAModel(keras.Model):
         with tf.GradientTape() as tape:
             source = self.segmentor(source_images, training=True)
             target = self.segmentor(target_images, training=True)
-            source_logits = resize_bilinear(source["logits"], source_size)
-            target_logits = resize_bilinear(target["logits"], target_size)
-            seg_loss = segmentation_loss(source_logits / self.temperature, source_labels)
+            source_logits = _float32(resize_bilinear(source["logits"], source_size))
+            target_logits = _float32(resize_bilinear(target["logits"], target_size))
+            seg_loss = share_of_ratio(*segmentation_loss_terms(source_logits / self.temperature,
+                                                               source_labels))
             source_code = self._encode(source_logits)
             target_code = self._encode(target_logits)
             d_target = discriminator_logits(self.discriminator, target["features"], target_size)
-            adv_loss = adversarial_loss(d_target, target_code)
+            adv_loss = share_of_mean(adversarial_loss(d_target, target_code))
             total = seg_loss + self.lambda_adv * adv_loss
-        self.optimizer.apply(tape.gradient(total, segmentor_vars), segmentor_vars)
+        gradients = tape.gradient(self.optimizer.scale_loss(total), segmentor_vars)
+        self.optimizer.apply(gradients, segmentor_vars)
 
         discriminator_vars = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
@@ -96,10 +96,11 @@ class FADAModel(keras.Model):
                 self.discriminator, tf.stop_gradient(source["features"]), source_size)
             d_target = discriminator_logits(
                 self.discriminator, tf.stop_gradient(target["features"]), target_size)
-            d_loss = discriminator_loss(d_source, d_target, source_code, target_code)
-        self.discriminator_optimizer.apply(tape.gradient(d_loss, discriminator_vars), discriminator_vars)
+            d_loss = share_of_mean(discriminator_loss(d_source, d_target, source_code, target_code))
+        gradients = tape.gradient(self.discriminator_optimizer.scale_loss(d_loss), discriminator_vars)
+        self.discriminator_optimizer.apply(gradients, discriminator_vars)
+        return {"seg_loss": seg_loss, "adv_loss": adv_loss, "d_loss": d_loss}
 
-        self.seg_loss_tracker.update_state(seg_loss)
-        self.adv_loss_tracker.update_state(adv_loss)
-        self.d_loss_tracker.update_state(d_loss)
-        return {m.name: m.result() for m in self.metrics}
+
+def _float32(tensor):
+    return tf.cast(tensor, tf.float32)

@@ -18,13 +18,19 @@ def segmentation_loss(logits, labels, ignore_label: int = IGNORE_LABEL):
     ``logits`` (N, H, W, K), ``labels`` (N, H, W) integer train IDs; ``ignore_label`` pixels
     do not count (as ``nn.CrossEntropyLoss(ignore_index=255)``).
     """
+    total, count = segmentation_loss_terms(logits, labels, ignore_label)
+    return total / ops.maximum(count, 1.0)
+
+
+def segmentation_loss_terms(logits, labels, ignore_label: int = IGNORE_LABEL):
+    """``(summed cross-entropy, number of labelled pixels)``: eq. 3 before the division."""
     labels = ops.cast(labels, "int32")
     valid = ops.not_equal(labels, ignore_label)
     safe = ops.where(valid, labels, 0)
     log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
     picked = ops.take_along_axis(log_probs, safe[..., None], axis=-1)[..., 0]
     weights = ops.cast(valid, "float32")
-    return -ops.sum(picked * weights) / ops.maximum(ops.sum(weights), 1.0)
+    return -ops.sum(picked * weights), ops.sum(weights)
 
 
 def soft_cross_entropy(logits, targets):

@@ -8,7 +8,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from fada_tf.adaptation.losses import segmentation_loss
+from fada_tf.adaptation.losses import segmentation_loss_terms
+from fada_tf.adaptation.replicas import share_of_ratio
 from fada_tf.models.resize import resize_bilinear
 
 
@@ -16,20 +17,17 @@ class SourceOnlyModel(keras.Model):
     """Cross-entropy on logits upsampled to the label size; batches are ``(images, labels)``.
 
     As in the reference's source-only stage, the logits are not divided by a temperature.
+    ``train_step`` returns this step's loss (a replica's share of it under a strategy, see
+    ``fada_tf.adaptation.replicas``) and scales it for mixed float16 (``optimizer.scale_loss``).
     """
 
     def __init__(self, segmentor, **kwargs):
         super().__init__(**kwargs)
         self.segmentor = segmentor
-        self.seg_loss_tracker = keras.metrics.Mean(name="seg_loss")
 
     def compile(self, optimizer, **kwargs):
         super().compile(optimizer=optimizer, **kwargs)
         optimizer.build(self.segmentor.trainable_variables)
-
-    @property
-    def metrics(self):
-        return [self.seg_loss_tracker]
 
     def call(self, images, training=False):
         return self.segmentor(images, training=training)
@@ -39,7 +37,7 @@ class SourceOnlyModel(keras.Model):
         variables = self.segmentor.trainable_variables
         with tf.GradientTape() as tape:
             logits = self.segmentor(images, training=True)["logits"]
-            loss = segmentation_loss(resize_bilinear(logits, tf.shape(labels)[1:3]), labels)
-        self.optimizer.apply(tape.gradient(loss, variables), variables)
-        self.seg_loss_tracker.update_state(loss)
-        return {"seg_loss": self.seg_loss_tracker.result()}
+            logits = tf.cast(resize_bilinear(logits, tf.shape(labels)[1:3]), tf.float32)
+            loss = share_of_ratio(*segmentation_loss_terms(logits, labels))
+        self.optimizer.apply(tape.gradient(self.optimizer.scale_loss(loss), variables), variables)
+        return {"seg_loss": loss}
