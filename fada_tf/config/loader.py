@@ -50,6 +50,7 @@ def _check_values(config: Config, source: str) -> None:
                 "distill.steps": config.distill.steps, "source.batch_size": config.source.batch_size,
                 "distill.batch_size": config.distill.batch_size,
                 "adapt.batch_size": config.adapt.batch_size, "run.log_every": config.run.log_every,
+                "run.keep_checkpoints": config.run.keep_checkpoints,
                 "adapt.temperature": config.adapt.temperature, "model.tiny_width": config.model.tiny_width,
                 "data.eval_batch_size": config.data.eval_batch_size}
     for key, value in positive.items():

@@ -16,6 +16,8 @@ Dataset = Literal["synthetic", "gta5", "synthia", "cityscapes", "crosscity"]
 ClassTable = Literal["synthetic", "cityscapes19", "synthia16", "crosscity13"]
 Stage = Literal["source", "adapt", "distill"]
 StudentInit = Literal["model", "teacher"]
+Strategy = Literal["auto", "one", "mirrored", "multi-worker"]
+Precision = Literal["float32", "mixed_bfloat16", "mixed_float16"]
 
 
 @dataclass
@@ -180,8 +182,16 @@ class RunConfig:
     stages: list[Stage] = field(default_factory=lambda: ["source", "adapt"])
     # Write a checkpoint every this many steps (and always at the end of a stage).
     checkpoint_every: int = 500
-    # Steps per Keras "epoch": how often progress, logs and metrics are reported.
+    # How often (steps) progress, TensorBoard scalars and the loss averages are reported.
     log_every: int = 100
+    # Training-state checkpoints (for --resume) kept per run; older ones are deleted.
+    keep_checkpoints: int = 3
+    # tf.distribute strategy: auto, one, mirrored (local GPUs) or multi-worker (TF_CONFIG).
+    strategy: Strategy = "auto"
+    # Keras dtype policy of the models: float32, mixed_bfloat16 or mixed_float16 (loss-scaled).
+    precision: Precision = "float32"
+    # XLA-compile the training step (tf.function(jit_compile=True)).
+    jit: bool = False
 
 
 @dataclass
