@@ -26,6 +26,24 @@ json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object on stdout; logs go to stderr.")
 
 
+def scale_options(command):
+    """``--strategy``, ``--precision``, ``--jit/--no-jit``: overrides of run.strategy/precision/jit."""
+    command = click.option("--jit/--no-jit", default=None,
+                           help="XLA-compile the training step (run.jit).")(command)
+    command = click.option("--precision", type=click.Choice(["float32", "mixed_bfloat16", "mixed_float16"]),
+                           default=None, help="Dtype policy (run.precision; default float32).")(command)
+    return click.option("--strategy", type=click.Choice(["auto", "one", "mirrored", "multi-worker"]),
+                        default=None, help="tf.distribute strategy (run.strategy; default auto: all "
+                        "local GPUs, or the TF_CONFIG cluster).")(command)
+
+
+def scale_overrides(strategy, precision, jit) -> list[str]:
+    """``--set`` overrides for the ``scale_options`` given on the command line."""
+    given = {"run.strategy": strategy, "run.precision": precision,
+             "run.jit": None if jit is None else str(jit).lower()}
+    return [f"{key}={value}" for key, value in given.items() if value is not None]
+
+
 
 
 def model_options(command):
@@ -60,7 +78,9 @@ class FadaGroup(click.Group):
         try:
             return super().invoke(ctx)
         except FadaError as err:
-            raise click.ClickException(str(err)) from None
+            failure = click.ClickException(str(err))
+            failure.exit_code = getattr(err, "exit_code", failure.exit_code)
+            raise failure from None
 
 
 @contextlib.contextmanager

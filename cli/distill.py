@@ -7,7 +7,7 @@ import time
 
 import click
 
-from fada_tf.cli.common import emit, json_option, set_option, work_on_stderr
+from fada_tf.cli.common import emit, json_option, scale_options, scale_overrides, set_option, work_on_stderr
 
 
 @click.command()
@@ -18,8 +18,9 @@ from fada_tf.cli.common import emit, json_option, set_option, work_on_stderr
 @set_option
 @click.option("--output", type=click.Path(file_okay=False), default=None,
               help="Run directory to create (default: runs/distill-<date-time>).")
+@scale_options
 @json_option
-def distill(teacher_path, config_path, overrides, output, as_json):
+def distill(teacher_path, config_path, overrides, output, strategy, precision, jit, as_json):
     """Train a student on the teacher's hard pseudo labels of the target training split.
 
     The teacher labels every target training image (distill.scales / distill.flip for
@@ -27,7 +28,8 @@ def distill(teacher_path, config_path, overrides, output, as_json):
     labels are saved in RUN/pseudo_labels/. A student with the config's architecture
     (distill.student_init: a fresh "model", or a copy of the "teacher") is trained on them with
     cross-entropy for distill.steps and evaluated on the target validation split. The run
-    directory is like train's, with run.stages = [distill].
+    directory is like train's, with run.stages = [distill]; an interrupted one continues with
+    `fada-tf train --resume RUN`.
 
     \b
     Examples:
@@ -40,15 +42,19 @@ def distill(teacher_path, config_path, overrides, output, as_json):
 
     teacher = RunDir.open(teacher_path)
     checkpoint = teacher.latest_checkpoint()
-    config = load_config(config_path or teacher.config_path, overrides)
+    config = load_config(config_path or teacher.config_path,
+                         list(overrides) + scale_overrides(strategy, precision, jit))
     config.run.stages = ["distill"]
     config.distill.teacher_checkpoint = str(checkpoint)
     output = output or time.strftime("runs/distill-%Y%m%d-%H%M%S")
     with work_on_stderr():
+        from fada_tf.training.distribution import make_strategy, worker_path
+
+        distribution = make_strategy(config.run.strategy)   # before any other TensorFlow work
         from fada_tf.training.stages import run_training
 
-        run = RunDir.create(output, config)
-        metrics = run_training(config, run, verbose=1 if sys.stderr.isatty() else 2)
+        run = RunDir.create(worker_path(distribution, output), config)
+        metrics = run_training(config, run, distribution, verbose=1 if sys.stderr.isatty() else 2)
     result = {"run_dir": str(run.path), **metrics}
     emit(result, as_json, _report(result))
 

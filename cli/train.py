@@ -7,8 +7,9 @@ import time
 
 import click
 
-from fada_tf.cli.common import config_option, emit, json_option, set_option, work_on_stderr
-from fada_tf.config import load_config
+from fada_tf.cli.common import (config_option, emit, json_option, scale_options, scale_overrides,
+                                set_option, work_on_stderr)
+from fada_tf.errors import FadaError
 
 STAGE_TITLES = {"source": "source-only", "adapt": "FADA", "distill": "self-distilled"}
 
@@ -18,33 +19,69 @@ STAGE_TITLES = {"source": "source-only", "adapt": "FADA", "distill": "self-disti
 @set_option
 @click.option("--output", type=click.Path(file_okay=False), default=None,
               help="Run directory to create (default: runs/<date-time>).")
+@click.option("--resume", "resume_path", type=click.Path(file_okay=False), default=None,
+              help="Continue the interrupted run in this directory from its newest checkpoint.")
+@scale_options
 @json_option
-def train(config_path, overrides, output, as_json):
+def train(config_path, overrides, output, resume_path, strategy, precision, jit, as_json):
     """Train on the labelled source domain, then adapt to the target domain with FADA.
 
     Runs the stages in run.stages (source, adapt), evaluates target-domain mIoU after each
     when the target has a labelled validation split, and writes the run directory:
-    config.yaml, checkpoints/, logs/ (TensorBoard) and metrics.json.
+    config.yaml, checkpoints/ (segmentor weights, and training state for --resume), logs/
+    (TensorBoard) and metrics.json. SIGTERM or Ctrl-C saves a checkpoint and stops (exit
+    code 143 / 130); `--resume RUN` continues exactly where it stopped.
 
     \b
     Examples:
         fada-tf train --output runs/demo
         fada-tf train --set adapt.encoding=hard --set run.seed=1 --output runs/hard
-        fada-tf train --config configs/gta5_to_cityscapes_r101.yaml --json
+        fada-tf train --config configs/gta5_to_cityscapes_r101.yaml --strategy mirrored --json
+        fada-tf train --resume runs/demo
     """
-    config = load_config(config_path, overrides)
-    output = output or time.strftime("runs/%Y%m%d-%H%M%S")
+    from fada_tf.config import load_config
+
+    scale = scale_overrides(strategy, precision, jit)
+    if resume_path:
+        if config_path or overrides or output:
+            raise FadaError("--resume continues a run with its own config.yaml: drop --config, "
+                            "--set and --output (--strategy and --jit may change)")
+        config = _resumed_config(resume_path, scale)
+    else:
+        config = load_config(config_path, list(overrides) + scale)
     with work_on_stderr():
+        from fada_tf.training.distribution import make_strategy, worker_path
+
+        distribution = make_strategy(config.run.strategy)   # before any other TensorFlow work
         from fada_tf.data.datasets import check_data
         from fada_tf.training.run_dir import RunDir
         from fada_tf.training.stages import run_training
 
         check_data(config.data)
-        run = RunDir.create(output, config)
-        # A live progress bar on a terminal, one line per report in logs and pipes.
-        metrics = run_training(config, run, verbose=1 if sys.stderr.isatty() else 2)
-    result = {"run_dir": str(run.path), "stages": metrics["stages"]}
+        if resume_path:
+            run = RunDir.open(worker_path(distribution, resume_path))
+        else:
+            run = RunDir.create(worker_path(distribution, output or time.strftime("runs/%Y%m%d-%H%M%S")),
+                                config)
+        metrics = run_training(config, run, distribution, verbose=1 if sys.stderr.isatty() else 2,
+                               resume=bool(resume_path))
+    result = {"run_dir": str(run.path), "replicas": distribution.num_replicas_in_sync,
+              "stages": metrics["stages"]}
     emit(result, as_json, _report(result))
+
+
+def _resumed_config(resume_path: str, scale: list[str]):
+    """The run's own config, with --strategy / --jit applied; the precision cannot change."""
+    from fada_tf.config import load_config
+    from fada_tf.training.run_dir import RunDir
+
+    stored = RunDir.open(resume_path).config_path
+    config = load_config(stored, scale)
+    original = load_config(stored).run.precision
+    if config.run.precision != original:
+        raise FadaError(f"{resume_path} was trained with run.precision = {original}; "
+                        "--resume cannot change it (the optimiser states differ)")
+    return config
 
 
 def _report(result: dict) -> str:

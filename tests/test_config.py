@@ -67,6 +67,12 @@ def test_integers_are_accepted_for_floats_but_not_bools_for_ints():
         load_config(None, ["source.steps=true"])
 
 
+def test_exponent_without_a_dot_is_a_float_not_yaml_string():
+    assert load_config(None, ["adapt.lambda_adv=1e-3"]).adapt.lambda_adv == 1e-3
+    with pytest.raises(ConfigError, match="must be float, got 'fast'"):
+        load_config(None, ["adapt.lambda_adv=fast"])
+
+
 def test_base_is_merged_and_overrides_win(tmp_path):
     write(tmp_path / "base.yaml", {"adapt": {"lambda_adv": 0.5, "encoding": "hard"}, "run": {"seed": 3}})
     child = write(tmp_path / "child.yaml", {"_base_": "base.yaml", "adapt": {"lambda_adv": 0.25}})

@@ -442,17 +442,20 @@ def test_imagenet_vgg16_uses_torchvision_indices(tmp_path):
 
 
 def test_source_stage_starts_from_init_checkpoint(tmp_path):
-    from fada_tf.training.stages import train_source
+    from fada_tf.training.stages import run_training
 
     config = load_config(None, ["model.freeze_bn=true", "source.steps=1", "source.batch_size=2",
                                 "source.optimizer.learning_rate=0", "data.synthetic.source_images=2",
+                                "run.stages=[source]", "data.target.val_split=''",
                                 f"source.init_checkpoint={tmp_path / 'init.weights.h5'}"])
     initial = build_segmentor(config.model, 9, seed=1)
     initial.save_weights(tmp_path / "init.weights.h5")
-    segmentor = build_segmentor(config.model, 9, seed=2)
-    train_source(config, segmentor, RunDir.create(tmp_path / "run", config), verbose=0)
-    for trained, expected in zip(segmentor.weights, initial.weights):
-        np.testing.assert_array_equal(trained.numpy(), expected.numpy())
+    run = RunDir.create(tmp_path / "run", config)
+    run_training(config, run, verbose=0)
+    trained = build_segmentor(config.model, 9, seed=2)
+    trained.load_weights(run.latest_checkpoint())
+    for weight, expected in zip(trained.weights, initial.weights):
+        np.testing.assert_array_equal(weight.numpy(), expected.numpy())
 
 
 # --- the command line --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ student's cross-entropy.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -17,11 +18,13 @@ import tensorflow as tf
 
 from fada_tf.config import Config
 from fada_tf.data.classes import IGNORE_LABEL, ClassTable
-from fada_tf.data.datasets import split_pairs
+from fada_tf.data.datasets import pair_reader, split_pairs
 from fada_tf.data.pipeline import evaluation_dataset
 from fada_tf.evaluation.evaluate import predict_probabilities
 from fada_tf.evaluation.label_files import write_label_png
 from fada_tf.evaluation.metrics import confusion_matrix, summarize
+
+STATISTICS = "statistics.json"
 
 
 def hard_pseudo_labels(probabilities, threshold: float):
@@ -69,17 +72,30 @@ def write_pseudo_labels(teacher: keras.Model, config: Config, table: ClassTable,
         pixels += pseudo.size
         confusion += confusion_matrix(labels.numpy(), pseudo, k, count_misses=True)
         progress.add(1)
-    os.replace(partial, folder)
     quality = summarize(confusion, table) if confusion.sum() else None
-    return {"num_images": count, "ignored_fraction": ignored / pixels if pixels else 0.0,
-            "quality": quality}
+    statistics = {"num_images": count, "ignored_fraction": ignored / pixels if pixels else 0.0,
+                  "quality": quality}
+    (partial / STATISTICS).write_text(json.dumps(statistics, indent=2) + "\n")
+    os.replace(partial, folder)
+    return statistics
 
 
-def pseudo_labelled_pairs(config: Config, folder: str | Path) -> tf.data.Dataset:
-    """The target training images paired with the pseudo labels in ``folder`` (split order)."""
-    images = split_pairs(config.data, "target", config.data.target.train_split, labelled=False)
-    images = images.map(lambda image, _: image)
-    paths = sorted(str(p) for p in Path(folder).glob("*.png"))
-    labels = tf.data.Dataset.from_tensor_slices(paths).map(
-        lambda path: tf.io.decode_png(tf.io.read_file(path), channels=1)[..., 0])
-    return tf.data.Dataset.zip((images, labels))
+def pseudo_labelled_pairs(config: Config, folder: str | Path, seed: int | None = None) -> tf.data.Dataset:
+    """The target training images paired with the pseudo labels in ``folder``: once in split
+    order, or with ``seed`` endlessly, reshuffled every pass (indices are shuffled, then read)."""
+    paths = tf.constant(sorted(str(p) for p in Path(folder).glob("*.png")))
+    read = pair_reader(config.data, "target", config.data.target.train_split, labelled=False)
+
+    def pair(index):
+        image, _ = read(index)
+        return image, tf.io.decode_png(tf.io.read_file(paths[index]), channels=1)[..., 0]
+
+    indices = tf.data.Dataset.range(int(paths.shape[0]))
+    if seed is not None:
+        indices = indices.shuffle(int(paths.shape[0]), seed=seed, reshuffle_each_iteration=True).repeat()
+    return indices.map(pair, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def read_pseudo_label_statistics(folder: str | Path) -> dict:
+    """The statistics ``write_pseudo_labels`` returned when it wrote ``folder``."""
+    return json.loads((Path(folder) / STATISTICS).read_text())

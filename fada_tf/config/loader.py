@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import typing
 from pathlib import Path
 from typing import Any, Iterable, Literal
@@ -165,6 +166,9 @@ def _build(cls: type, raw: Any, prefix: str, source: str, base=None):
     return dataclasses.replace(base, **values)
 
 
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
 def _coerce(annotation: Any, value: Any, key: str, source: str):
     origin = typing.get_origin(annotation)
     if origin is Literal:
@@ -179,6 +183,8 @@ def _coerce(annotation: Any, value: Any, key: str, source: str):
         return [_coerce(item_type, item, f"{key}[{i}]", source) for i, item in enumerate(value)]
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if annotation is float and isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+        return float(value)    # YAML 1.1 reads 1e12 (no dot) as a string
     if annotation is bool and not isinstance(value, bool):
         raise ConfigError(f"{source}: {key} must be true or false, got {value!r}")
     if annotation is int and isinstance(value, bool):

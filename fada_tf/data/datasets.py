@@ -25,7 +25,7 @@ from fada_tf.errors import FadaError
 
 # The synthetic source looks like a game, the target like a camera (fada_tf.data.synthetic).
 SYNTHETIC_STYLE = {"source": "game", "target": "real"}
-# Shuffle buffer of the in-memory synthetic splits (they are smaller, so this is a full shuffle).
+# Shuffle buffer of the in-memory synthetic splits' indices (they are smaller: a full shuffle).
 SYNTHETIC_SHUFFLE_BUFFER = 4096
 
 
@@ -40,6 +40,24 @@ def split_pairs(cfg: DataConfig, domain: str, split: str, labelled: bool = True)
     return prepared_split(cfg, domain, split, labelled=labelled).ordered()
 
 
+def pair_reader(cfg: DataConfig, domain: str, split: str, labelled: bool = True):
+    """``read(index) -> (image, label)``: random access to ``split``, for ``Dataset.map``.
+
+    Training streams shuffle indices, not decoded images, so a resumable checkpoint of the
+    stream's position (``fada_tf.training.state``) holds numbers, not a buffer of images.
+    """
+    if getattr(cfg, domain).dataset == "synthetic":
+        images, labels = (tf.constant(a) for a in synthetic_split(cfg, domain, split))
+        return lambda i: (tf.gather(images, i), tf.gather(labels, i))
+    return prepared_split(cfg, domain, split, labelled=labelled).reader()
+
+
+def split_size(cfg: DataConfig, domain: str, split: str) -> int:
+    if getattr(cfg, domain).dataset == "synthetic":
+        return len(synthetic_split(cfg, domain, split)[0])
+    return prepared_split(cfg, domain, split, labelled=False).size
+
+
 def training_pairs(cfg: DataConfig, domain: str, seed: int, labelled: bool) -> tf.data.Dataset:
     """The endless stream of ``domain``'s training split: reshuffled every pass, or class-balanced.
 
@@ -50,8 +68,9 @@ def training_pairs(cfg: DataConfig, domain: str, seed: int, labelled: bool) -> t
     if domain_cfg.dataset == "synthetic":
         if domain_cfg.class_balanced:
             raise FadaError(f"data.{domain}.class_balanced needs a prepared dataset, not synthetic data")
-        pairs = split_pairs(cfg, domain, domain_cfg.train_split)
-        return pairs.shuffle(SYNTHETIC_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True).repeat()
+        indices = tf.data.Dataset.range(split_size(cfg, domain, domain_cfg.train_split))
+        indices = indices.shuffle(SYNTHETIC_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
+        return indices.repeat().map(pair_reader(cfg, domain, domain_cfg.train_split))
     prepared = prepared_split(cfg, domain, domain_cfg.train_split, labelled)
     return prepared.class_balanced(seed) if domain_cfg.class_balanced else prepared.shuffled(seed)
 

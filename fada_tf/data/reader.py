@@ -47,7 +47,7 @@ class PreparedSplit:
         if self.manifest["storage"] == "tfrecord":
             records = tf.data.TFRecordDataset([files.join(self.root, s) for s in self.entry["shards"]])
             return self._decode_records(records)
-        return self._read_files(tf.data.Dataset.range(self.size))
+        return self.at(tf.data.Dataset.range(self.size))
 
     def shuffled(self, seed: int) -> tf.data.Dataset:
         """An endless stream, every pass through the split reshuffled (TFRecords: shard order,
@@ -61,19 +61,21 @@ class PreparedSplit:
             records = records.shuffle(TFRECORD_SHUFFLE_BUFFER, seed=seed + 1, reshuffle_each_iteration=True)
             return self._decode_records(records.repeat())
         indices = tf.data.Dataset.range(self.size)
-        return self._read_files(indices.shuffle(self.size, seed=seed, reshuffle_each_iteration=True).repeat())
+        return self.at(indices.shuffle(self.size, seed=seed, reshuffle_each_iteration=True).repeat())
 
     def class_balanced(self, seed: int) -> tf.data.Dataset:
-        """An endless class-balanced stream (``fada_tf.data.sampler``)."""
-        if self.manifest["storage"] == "tfrecord":
-            raise FadaError(f"{self.root}: class-balanced sampling picks images by index, which "
-                            "TFRecord shards cannot do; prepare the dataset with --format png")
-        indices = tf.data.Dataset.from_generator(
-            lambda: class_balanced_indices(self.class_pixels, seed),
-            output_signature=tf.TensorSpec([], tf.int64))
-        return self._read_files(indices)
+        """An endless class-balanced stream (``fada_tf.data.sampler``); PNG storage only."""
+        return self.at(class_balanced_indices(self.class_pixels, seed))
 
-    def _read_files(self, indices: tf.data.Dataset) -> tf.data.Dataset:
+    def at(self, indices: tf.data.Dataset) -> tf.data.Dataset:
+        """The pairs at the positions ``indices`` yields."""
+        return indices.map(self.reader(), num_parallel_calls=tf.data.AUTOTUNE)
+
+    def reader(self):
+        """``read(index) -> (image, label)`` (PNG storage: TFRecords have no random access)."""
+        if self.manifest["storage"] == "tfrecord":
+            raise FadaError(f"{self.root}: TFRecord shards cannot be read by index (class-balanced "
+                            "sampling, self-distillation need it); prepare the dataset with --format png")
         items = self.entry["items"]
         images = tf.constant([files.join(self.root, item["image"]) for item in items])
         labels = tf.constant([files.join(self.root, item["label"]) if item["label"] else "" for item in items])
@@ -82,7 +84,7 @@ class PreparedSplit:
             label = tf.io.read_file(labels[index]) if self.entry["labelled"] else tf.constant(b"")
             return self._decode(tf.io.read_file(images[index]), label)
 
-        return indices.map(read, num_parallel_calls=tf.data.AUTOTUNE)
+        return read
 
     def _decode_records(self, records: tf.data.Dataset) -> tf.data.Dataset:
         return records.map(lambda r: self._decode(*parse(r)), num_parallel_calls=tf.data.AUTOTUNE)

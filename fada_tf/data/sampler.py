@@ -12,10 +12,8 @@ often than their natural frequency. Sub-epoch k is a pure function of (seed, k).
 
 from __future__ import annotations
 
-import itertools
-from typing import Iterator
-
 import numpy as np
+import tensorflow as tf
 
 from fada_tf.errors import FadaError
 
@@ -52,7 +50,20 @@ def sub_epoch(class_pixels: np.ndarray, seed: int, index: int,
     return images, drawn
 
 
-def class_balanced_indices(class_pixels: np.ndarray, seed: int) -> Iterator[int]:
-    """The endless stream of image indices: sub-epoch 0, 1, 2, ... of ``sub_epoch``."""
-    for index in itertools.count():
-        yield from sub_epoch(class_pixels, seed, index)[0].tolist()
+def class_balanced_indices(class_pixels: np.ndarray, seed: int) -> tf.data.Dataset:
+    """The endless stream of image indices: sub-epoch 0, 1, 2, ... of ``sub_epoch``.
+
+    A checkpoint of the stream (``--resume``) records the sub-epoch number and the position in
+    it; the sub-epoch itself is recomputed on restore, which is exact because it is a pure
+    function of (seed, k) — hence the ``IGNORE`` policy for the numpy function's state.
+    """
+    def draw(index):
+        return sub_epoch(class_pixels, seed, int(index))[0]
+
+    def one_sub_epoch(index):
+        images = tf.numpy_function(draw, [index], tf.int64, stateful=False)
+        return tf.data.Dataset.from_tensor_slices(tf.ensure_shape(images, [SUB_EPOCH_DRAWS]))
+
+    options = tf.data.Options()
+    options.experimental_external_state_policy = tf.data.experimental.ExternalStatePolicy.IGNORE
+    return tf.data.Dataset.counter().flat_map(one_sub_epoch).with_options(options)

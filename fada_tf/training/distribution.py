@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import tensorflow as tf
 
@@ -68,6 +69,10 @@ def _check_tf_config() -> None:
                         f"0 <= i < {len(workers)}")
 
 
-def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """Whether this process writes the run directory (worker 0; every single-process run)."""
-    return strategy.extended.should_checkpoint
+def worker_path(strategy: tf.distribute.Strategy, path: str | Path) -> Path:
+    """The run directory this process writes: ``path`` for the chief (worker 0, and every
+    single-process run), ``path.worker-<i>`` for the other workers of a multi-worker run, so
+    that no two processes write the same files; each can resume from its own directory."""
+    if strategy.extended.should_checkpoint:
+        return Path(path)
+    return Path(f"{path}.worker-{strategy.cluster_resolver.task_id}")

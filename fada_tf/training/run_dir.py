@@ -58,7 +58,7 @@ class RunDir:
         partial = path.with_name(f".partial-{path.name}")
         segmentor.save_weights(partial)
         os.replace(partial, path)
-        _write_json_atomic(self.checkpoints / LATEST, {"stage": stage, "step": step, "file": path.name})
+        write_json_atomic(self.checkpoints / LATEST, {"stage": stage, "step": step, "file": path.name})
         return path
 
     def save_discriminator(self, discriminator) -> Path:
@@ -81,10 +81,10 @@ class RunDir:
         return json.loads(self.metrics_path.read_text()) if self.metrics_path.is_file() else {}
 
     def write_metrics(self, metrics: dict) -> None:
-        _write_json_atomic(self.metrics_path, metrics)
+        write_json_atomic(self.metrics_path, metrics)
 
 
-def _write_json_atomic(path: Path, data: dict) -> None:
+def write_json_atomic(path: Path, data: dict) -> None:
     partial = path.with_name(f".partial-{path.name}")
     partial.write_text(json.dumps(data, indent=2) + "\n")
     os.replace(partial, path)

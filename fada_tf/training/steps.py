@@ -4,6 +4,12 @@ Keras 3 ``fit()`` does not work under ``MultiWorkerMirroredStrategy`` (keras-tea
 so every strategy runs this same small function instead: the model's own ``train_step``
 (``FADAModel`` / ``SourceOnlyModel``) per replica, optionally XLA-compiled, and the replicas'
 loss shares summed into the global batch's losses.
+
+Input: every worker reads the *global* batch from an ordinary ``tf.data`` iterator and each
+replica takes its slice (``experimental_distribute_values_from_function``). A distributed
+dataset iterator cannot be checkpointed (tensorflow/tensorflow#56372); this one can, so
+``--resume`` continues the data order exactly, and the replicas together see exactly the
+batch one device would.
 """
 
 from __future__ import annotations
@@ -14,25 +20,27 @@ import tensorflow as tf
 def compiled_step(strategy: tf.distribute.Strategy, model, jit: bool = False):
     """``step(iterator) -> {loss name: global loss}``: one optimisation step on ``next(iterator)``.
 
-    ``iterator`` comes from ``iter(strategy.experimental_distribute_dataset(dataset))``.
+    ``iterator`` is ``iter(dataset)`` of global batches (nested structures of tensors whose
+    first dimension, the batch, is divisible by the number of replicas).
     """
     replica_step = tf.function(model.train_step, jit_compile=jit)
 
     @tf.function
     def step(iterator):
-        shares = strategy.run(replica_step, args=(next(iterator),))
+        batch = next(iterator)
+        local = strategy.experimental_distribute_values_from_function(
+            lambda context: replica_slice(batch, context.replica_id_in_sync_group,
+                                          context.num_replicas_in_sync))
+        shares = strategy.run(replica_step, args=(local,))
         return {name: strategy.reduce(tf.distribute.ReduceOp.SUM, share, axis=None)
                 for name, share in shares.items()}
 
     return step
 
 
-def distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset) -> tf.data.Dataset:
-    """``dataset`` (batched with the global batch size) split over the strategy's replicas.
-
-    Workers shard by data (every worker reads the same stream and keeps its part of each
-    global batch), so the replicas together see exactly the global batch one device would.
-    """
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return strategy.experimental_distribute_dataset(dataset.with_options(options))
+def replica_slice(batch, replica: int, replicas: int):
+    """Replica ``replica``'s consecutive slice of every tensor in the global ``batch``."""
+    def one(tensor):
+        size = tf.shape(tensor)[0] // replicas
+        return tensor[replica * size:(replica + 1) * size]
+    return tf.nest.map_structure(one, batch)
