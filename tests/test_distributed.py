@@ -21,11 +21,12 @@ pytestmark = pytest.mark.slow
 
 # Batch 2 per domain = one image per replica; the labels make the replicas' counts of
 # labelled pixels differ, which the global average of eq. 3 must handle.
+ADAPT_STEPS, D_LR = 3, 1e-3
 SMALL = ["model.tiny_width=4", "model.freeze_bn=true", "model.discriminator_channels=[8,8]",
-         "source.steps=2", "adapt.steps=3", "source.batch_size=2", "adapt.batch_size=2",
+         "source.steps=2", f"adapt.steps={ADAPT_STEPS}", "source.batch_size=2", "adapt.batch_size=2",
          "run.log_every=1", "run.checkpoint_every=10", "data.synthetic.source_images=8",
          "data.synthetic.target_train_images=8", "data.synthetic.target_val_images=2",
-         "data.eval_batch_size=2"]
+         "data.eval_batch_size=2", f"adapt.discriminator_optimizer.learning_rate={D_LR}"]
 # TF 2.21's oneDNN kernels corrupt the heap when two logical CPU devices run small convolutions
 # concurrently (seen with tiny widths 4 and 8); every run here uses TensorFlow's own kernels.
 ENV = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0")
@@ -90,3 +91,31 @@ def test_two_workers_stay_in_sync_and_equal_one_process(one_device, tmp_path):
     chief, other = state_values(out), state_values(tmp_path / "run.worker-1")
     assert_same_state(other, chief)                    # the workers are in sync
     assert_same_state(chief, state_values(one_device))  # and train like one process
+
+
+def test_xla_compiled_step_trains_like_the_plain_one(one_device, tmp_path):
+    out = tmp_path / "run"
+    check(subprocess.run([sys.executable, "-m", "fada_tf.cli", *train_args(out, "one"), "--jit"],
+                         capture_output=True, text=True, env=ENV))
+    actual, expected = state_values(out), state_values(one_device)
+    assert actual.keys() == expected.keys()
+    for key, value in expected.items():
+        difference = np.abs(actual[key] - value).max()
+        if key.startswith(("segmentor/", "optimizer/")):
+            # XLA fuses and reorders float operations: SGD follows within float noise.
+            assert difference <= 1e-2 * np.abs(value).max() + 1e-6, key
+        elif key.startswith("discriminator/"):
+            # Adam normalises near-zero gradients, so float noise can move a weight by up to
+            # lr per step either way; a wrong gradient would move it further.
+            assert difference <= 2 * ADAPT_STEPS * D_LR, key
+
+
+def test_mixed_float16_scales_both_losses_and_keeps_float32_weights(tmp_path):
+    out = tmp_path / "run"
+    check(subprocess.run([sys.executable, "-m", "fada_tf.cli", *train_args(out, "one"),
+                          "--precision", "mixed_float16"], capture_output=True, text=True, env=ENV))
+    values = state_values(out)
+    scales = sorted(k.split("/")[0] for k in values if "dynamic_scale" in k)
+    assert scales == ["discriminator_optimizer", "optimizer"]   # a loss scale per optimiser
+    weights = {k: v for k, v in values.items() if k.startswith(("segmentor/", "discriminator/"))}
+    assert weights and all(v.dtype == np.float32 and np.isfinite(v).all() for v in weights.values())

@@ -86,8 +86,8 @@ class FADAModel(keras.Model):
             target_code = self._encode(target_logits)
             d_target = discriminator_logits(self.discriminator, target["features"], target_size)
             adv_loss = share_of_mean(adversarial_loss(d_target, target_code))
-            total = seg_loss + self.lambda_adv * adv_loss
-        gradients = tape.gradient(self.optimizer.scale_loss(total), segmentor_vars)
+            scaled = self.optimizer.scale_loss(seg_loss + self.lambda_adv * adv_loss)
+        gradients = tape.gradient(scaled, segmentor_vars)
         self.optimizer.apply(gradients, segmentor_vars)
 
         discriminator_vars = self.discriminator.trainable_variables
@@ -97,7 +97,8 @@ class FADAModel(keras.Model):
             d_target = discriminator_logits(
                 self.discriminator, tf.stop_gradient(target["features"]), target_size)
             d_loss = share_of_mean(discriminator_loss(d_source, d_target, source_code, target_code))
-        gradients = tape.gradient(self.discriminator_optimizer.scale_loss(d_loss), discriminator_vars)
+            scaled = self.discriminator_optimizer.scale_loss(d_loss)
+        gradients = tape.gradient(scaled, discriminator_vars)
         self.discriminator_optimizer.apply(gradients, discriminator_vars)
         return {"seg_loss": seg_loss, "adv_loss": adv_loss, "d_loss": d_loss}
 
