@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from fada_tf.cli.bench import bench
 from fada_tf.cli.ccd import ccd
 from fada_tf.cli.common import FadaGroup
 from fada_tf.cli.convert import convert
@@ -38,3 +39,4 @@ cli.add_command(export)
 cli.add_command(ccd)
 cli.add_command(predict)
 cli.add_command(distill)
+cli.add_command(bench)

@@ -12,11 +12,21 @@ the reference implementation does, in its order:
 2. **Discriminator step** (eq. 5): ``0.5 · CE(D(f_s), [a_s; 0]) + 0.5 · CE(D(f_t), [0; a_t])``
    on the same step's features, detached, with the discriminator's optimiser.
 
+How the step is computed (same maths, measured faster and smaller, see the README's "Training
+speed and memory"): the source image goes through the segmentor and is differentiated (L_seg)
+before the target image goes through it, so only one domain's activations are alive at a time;
+the segmentor's gradient is the sum of the two passes' gradients. D runs once on the target
+features: one persistent tape gives L_adv's gradient for the segmentor's variables only and
+L_D's for D's variables only (``D(f_t)`` is the same tensor in both, as D is updated after the
+segmentor and the segmentor's update does not change it). Both updates use this step's
+features and weights, as in the reference.
+
 Discriminator outputs and segmentor logits are upsampled to the image size (bilinear, corners
 aligned) and taken to float32 before the losses, as in the reference. Under a
 ``tf.distribute`` strategy each replica differentiates its share of the global batch's losses
 (``fada_tf.adaptation.replicas``), and each optimiser scales its loss for mixed float16
-(``optimizer.scale_loss``; identity unless it is a ``keras.optimizers.LossScaleOptimizer``).
+(``optimizer.scale_loss``; identity unless it is a ``keras.optimizers.LossScaleOptimizer``)
+inside the tape, so that the scaling is differentiated too.
 """
 
 from __future__ import annotations
@@ -74,32 +84,44 @@ class FADAModel(keras.Model):
         source_size = tf.shape(source_images)[1:3]
         target_size = tf.shape(target_images)[1:3]
         segmentor_vars = self.segmentor.trainable_variables
+        discriminator_vars = self.discriminator.trainable_variables
 
+        # Source pass: L_seg and its gradient, before the target pass starts, so that the
+        # source activations are freed before the target's are made (as the reference's
+        # separate backward() calls do).
         with tf.GradientTape() as tape:
             source = self.segmentor(source_images, training=True)
-            target = self.segmentor(target_images, training=True)
             source_logits = _float32(resize_bilinear(source["logits"], source_size))
-            target_logits = _float32(resize_bilinear(target["logits"], target_size))
             seg_loss = share_of_ratio(*segmentation_loss_terms(source_logits / self.temperature,
                                                                source_labels))
-            source_code = self._encode(source_logits)
+            scaled = self.optimizer.scale_loss(seg_loss)
+        source_gradients = tape.gradient(scaled, segmentor_vars)
+        source_code = self._encode(source_logits)
+        source_features = tf.stop_gradient(source["features"])
+        with tf.control_dependencies([g for g in source_gradients if g is not None]):
+            target_images = tf.identity(target_images)
+
+        # Target pass: D runs once on the target features for both L_adv (its gradient taken
+        # for the segmentor only) and L_D (its gradient taken for D only).
+        with tf.GradientTape(persistent=True) as tape:
+            target = self.segmentor(target_images, training=True)
+            target_logits = _float32(resize_bilinear(target["logits"], target_size))
             target_code = self._encode(target_logits)
             d_target = discriminator_logits(self.discriminator, target["features"], target_size)
             adv_loss = share_of_mean(adversarial_loss(d_target, target_code))
-            scaled = self.optimizer.scale_loss(seg_loss + self.lambda_adv * adv_loss)
-        gradients = tape.gradient(scaled, segmentor_vars)
-        self.optimizer.apply(gradients, segmentor_vars)
-
-        discriminator_vars = self.discriminator.trainable_variables
-        with tf.GradientTape() as tape:
-            d_source = discriminator_logits(
-                self.discriminator, tf.stop_gradient(source["features"]), source_size)
-            d_target = discriminator_logits(
-                self.discriminator, tf.stop_gradient(target["features"]), target_size)
+            d_source = discriminator_logits(self.discriminator, source_features, source_size)
             d_loss = share_of_mean(discriminator_loss(d_source, d_target, source_code, target_code))
-            scaled = self.discriminator_optimizer.scale_loss(d_loss)
-        gradients = tape.gradient(scaled, discriminator_vars)
-        self.discriminator_optimizer.apply(gradients, discriminator_vars)
+            scaled_adv = self.optimizer.scale_loss(self.lambda_adv * adv_loss)
+            scaled_d = self.discriminator_optimizer.scale_loss(d_loss)
+        target_gradients = tape.gradient(scaled_adv, segmentor_vars)
+        discriminator_gradients = tape.gradient(scaled_d, discriminator_vars)
+        del tape
+
+        # ∇(L_seg + λ·L_adv) = ∇L_seg + ∇(λ·L_adv); the head has no L_adv gradient (None).
+        gradients = [s if t is None else t if s is None else s + t
+                     for s, t in zip(source_gradients, target_gradients)]
+        self.optimizer.apply(gradients, segmentor_vars)
+        self.discriminator_optimizer.apply(discriminator_gradients, discriminator_vars)
         return {"seg_loss": seg_loss, "adv_loss": adv_loss, "d_loss": d_loss}
 
 

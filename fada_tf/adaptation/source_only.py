@@ -39,6 +39,6 @@ class SourceOnlyModel(keras.Model):
             logits = self.segmentor(images, training=True)["logits"]
             logits = tf.cast(resize_bilinear(logits, tf.shape(labels)[1:3]), tf.float32)
             loss = share_of_ratio(*segmentation_loss_terms(logits, labels))
-            scaled = self.optimizer.scale_loss(loss)
+            scaled = self.optimizer.scale_loss(loss)  # inside the tape: differentiated too
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
         return {"seg_loss": loss}

@@ -1,0 +1,147 @@
+"""``fada-tf bench``: speed and memory of the training step on this machine."""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from fada_tf.cli.common import emit, json_option, work_on_stderr
+
+BACKBONES = ("resnet101", "resnet50", "vgg16", "tiny")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+STRATEGIES = ("auto", "one", "mirrored", "multi-worker")
+NUM_CLASSES = 19
+
+
+def _size(ctx, param, value: str) -> tuple[int, int]:
+    """``HxW`` with both sides positive multiples of 8 (the segmentor's output stride)."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", value)
+    if not match:
+        raise click.BadParameter(f"{value!r} is not HEIGHTxWIDTH, e.g. 256x512", ctx, param)
+    height, width = int(match[1]), int(match[2])
+    if height <= 0 or width <= 0 or height % 8 or width % 8:
+        raise click.BadParameter(f"{value!r}: height and width must be positive multiples of 8",
+                                 ctx, param)
+    return height, width
+
+
+@click.group()
+def bench():
+    """Benchmarks of fada-tf on this machine.
+
+    \b
+    Example:
+        fada-tf bench train-step --backbone resnet101 --size 256x512 --batch 1 --json
+    """
+
+
+@bench.command("train-step")
+@click.option("--backbone", type=click.Choice(BACKBONES), default="resnet101", show_default=True,
+              help="Segmentor backbone (random weights; BatchNorm frozen as in the paper, "
+                   "trainable for tiny as in the synthetic setting).")
+@click.option("--size", default="256x512", show_default=True, callback=_size, metavar="HxW",
+              help="Image size of the source and the target images (multiples of 8).")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Source images per step (and as many target images), over all replicas.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="float32", show_default=True)
+@click.option("--jit/--no-jit", default=False, show_default=True, help="XLA-compile the replica step.")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="auto", show_default=True,
+              help="tf.distribute strategy, as run.strategy of training.")
+@click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Timed steps (the median is reported).")
+@click.option("--warmup", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Untimed steps first (tracing, allocation).")
+@json_option
+def train_step(backbone, size, batch, precision, jit, strategy, steps, warmup, as_json):
+    """Time one FADA adaptation step: segmentor SGD step + discriminator Adam step.
+
+    Runs FADAModel.train_step the way training does (strategy scope, compiled per-replica
+    step, per-replica slices of the global batch) on random images: BATCH source + BATCH
+    target images of HxW, 19 classes, soft encoding. Reports the median step time, images per second
+    (source + target images per step / median step time) and the process's peak resident
+    memory. Progress goes to stderr.
+
+    \b
+    Examples:
+        fada-tf bench train-step --backbone resnet101 --size 256x512
+        fada-tf bench train-step --backbone tiny --size 64x128 --batch 4 --steps 20 --json
+        fada-tf bench train-step --precision mixed_bfloat16 --jit --json
+    """
+    with work_on_stderr():
+        result = measure_train_step(backbone, size, batch, precision, jit, strategy, steps, warmup)
+    emit(result, as_json, _report(result))
+
+
+def measure_train_step(backbone: str, size: tuple[int, int], batch: int, precision: str,
+                       jit: bool, strategy_name: str, steps: int, warmup: int) -> dict:
+    import resource
+    import statistics
+    import time
+
+    from fada_tf.training.distribution import make_strategy
+
+    strategy = make_strategy(strategy_name)  # before any other TensorFlow work
+
+    import numpy as np
+    import tensorflow as tf
+
+    from fada_tf.adaptation import FADAModel
+    from fada_tf.config.schema import AdamConfig, ModelConfig, SGDConfig
+    from fada_tf.models import build_discriminator, build_segmentor, feature_channels
+    from fada_tf.training.optimizers import discriminator_optimizer, segmentor_optimizer
+    from fada_tf.training.precision import set_precision, with_loss_scaling
+    from fada_tf.training.steps import compiled_step
+
+    set_precision(precision)
+    model_config = ModelConfig(backbone=backbone, freeze_bn=backbone != "tiny")
+    horizon = warmup + steps
+    with strategy.scope():
+        segmentor = build_segmentor(model_config, NUM_CLASSES, seed=0)
+        discriminator = build_discriminator(
+            feature_channels(backbone, model_config.tiny_width), NUM_CLASSES,
+            channels=tuple(model_config.discriminator_channels), seed=1)
+        model = FADAModel(segmentor, discriminator, encoding="soft")
+        model.compile(
+            segmentor_optimizer=with_loss_scaling(segmentor_optimizer(SGDConfig(), horizon), precision),
+            discriminator_optimizer=with_loss_scaling(
+                discriminator_optimizer(AdamConfig(), horizon), precision))
+        step = compiled_step(strategy, model, jit)
+
+    rng = np.random.default_rng(0)
+    height, width = size
+    source = rng.standard_normal((batch, height, width, 3), dtype=np.float32)
+    labels = rng.integers(0, NUM_CLASSES, (batch, height, width), dtype=np.int32)
+    target = rng.standard_normal((batch, height, width, 3), dtype=np.float32)
+    dataset = tf.data.Dataset.from_tensors(((source, labels), target)).repeat()
+    iterator = iter(dataset)
+
+    times = []
+    for index in range(warmup + steps):
+        start = time.perf_counter()
+        losses = step(iterator)
+        float(losses["seg_loss"])  # wait for the step to finish
+        elapsed = time.perf_counter() - start
+        timed = index >= warmup
+        if timed:
+            times.append(elapsed)
+        print(f"{'step' if timed else 'warm-up'} {index + 1 - warmup * timed}/"
+              f"{steps if timed else warmup}: {elapsed:.3f} s", flush=True)
+
+    median = statistics.median(times)
+    return {"images_per_s": 2 * batch / median, "step_s_median": median,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "backbone": backbone, "size": [height, width], "batch": batch,
+            "precision": precision, "jit": jit, "strategy": strategy_name,
+            "replicas": strategy.num_replicas_in_sync}
+
+
+def _report(result: dict) -> str:
+    height, width = result["size"]
+    return (f"FADA train step, {result['backbone']} {height}x{width}, {result['batch']} source + "
+            f"{result['batch']} target images, {result['precision']}, "
+            f"jit {'on' if result['jit'] else 'off'}, strategy {result['strategy']} "
+            f"({result['replicas']} replica{'s' if result['replicas'] != 1 else ''}):\n"
+            f"  median step    {result['step_s_median']:.3f} s\n"
+            f"  throughput     {result['images_per_s']:.2f} images/s\n"
+            f"  peak RSS       {result['peak_rss_mb']:.0f} MB")
