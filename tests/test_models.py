@@ -189,9 +189,12 @@ def test_frozen_batch_norm_is_not_trained():
 
 # --- ASPP and the head/backbone split ----------------------------------------------------------
 
-def test_aspp_is_the_sum_of_four_dilated_convs():
+@pytest.mark.parametrize("size", [(20, 20), (5, 7), (13, 30)])
+def test_aspp_is_the_sum_of_four_dilated_convs_at_known_and_unknown_sizes(size):
+    """Known sizes run as tap products (taps beyond the map skipped), unknown sizes (dynamic
+    export) as dilated convolutions: both must be the sum of eq.'s four dilated convs."""
     aspp = AsppClassifierV2(3, dilations=(6, 12, 18, 24), seed=0)
-    x = tf.random.stateless_normal((1, 20, 20, 16), seed=(3, 4))
+    x = tf.random.stateless_normal((2, *size, 16), seed=(3, 4))
     aspp(x)
     rng = np.random.default_rng(0)
     for conv in aspp.convs:
@@ -199,6 +202,17 @@ def test_aspp_is_the_sum_of_four_dilated_convs():
     expected = sum(tf.nn.conv2d(x, conv.kernel, 1, "SAME", dilations=d) + conv.bias
                    for conv, d in zip(aspp.convs, (6, 12, 18, 24)))
     np.testing.assert_allclose(aspp(x), expected, rtol=1e-5, atol=1e-5)
+    unknown = tf.function(aspp, input_signature=[tf.TensorSpec([None, None, None, 16])])
+    np.testing.assert_allclose(unknown(x), expected, rtol=1e-5, atol=1e-5)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_sum(aspp(x) ** 2)
+    with tf.GradientTape() as reference_tape:
+        reference_tape.watch(x)
+        reference = tf.reduce_sum(sum(tf.nn.conv2d(x, conv.kernel, 1, "SAME", dilations=d) + conv.bias
+                                      for conv, d in zip(aspp.convs, (6, 12, 18, 24))) ** 2)
+    np.testing.assert_allclose(tape.gradient(loss, x), reference_tape.gradient(reference, x),
+                               rtol=1e-4, atol=1e-4)
 
 
 def test_aspp_init_is_normal_0_01_with_zero_bias():

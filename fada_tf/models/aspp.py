@@ -10,9 +10,19 @@ The convs are named ``conv2d_list.<i>`` like the original's modules, so the key
 ``conv2d_list.<i>.weight`` maps onto the Keras variable ``aspp/conv2d_list.<i>/kernel``. The
 layer's default name ``aspp`` is what the optimiser matches to give the head its larger
 learning rate.
+
+How it is computed when the feature map's size is known (training crops, evaluation
+batches): a 3x3 convolution with dilation d is the sum over its nine taps (i, j) of a 1x1
+convolution of the input shifted by ((i − 1)·d, (j − 1)·d), zero outside. One 1x1 convolution
+(a single matrix product) computes every tap of all four branches at once, then the shifted
+19-channel products are added. Taps whose offset is at least the map's size see only padding
+and are skipped. Same sums, measured 3–4× faster forward + backward than four dilated
+convolutions with 19 output channels (``bench/aspp_speed.py``). With an unknown size
+(exported graphs with dynamic height and width) the dilated convolutions run as they are.
 """
 
 import keras
+from keras import ops
 
 
 @keras.saving.register_keras_serializable(package="fada_tf")
@@ -36,9 +46,30 @@ class AsppClassifierV2(keras.layers.Layer):
             conv.build(input_shape)
 
     def call(self, features):
+        height, width = features.shape[1], features.shape[2]
+        if height is None or width is None:
+            return self.dilated_convs(features)
+        return self.tap_products(features, height, width)
+
+    def dilated_convs(self, features):
+        """The four dilated convolutions, summed (any feature size)."""
         logits = self.convs[0](features)
         for conv in self.convs[1:]:
             logits = logits + conv(features)
+        return logits
+
+    def tap_products(self, features, height: int, width: int):
+        """The same sum from one 1x1 convolution to every live tap, then shifted additions."""
+        taps = [(conv.kernel[i, j], (i - 1) * dilation, (j - 1) * dilation)
+                for conv, dilation in zip(self.convs, self.dilations)
+                for i in range(3) for j in range(3)
+                if abs(i - 1) * dilation < height and abs(j - 1) * dilation < width]
+        kernel = ops.concatenate([tap for tap, _, _ in taps], axis=-1)[None, None]
+        products = ops.conv(features, kernel)
+        logits = sum(conv.bias for conv in self.convs)
+        k = self.num_classes
+        for index, (_, dy, dx) in enumerate(taps):
+            logits = logits + _shifted(products[..., index * k:(index + 1) * k], dy, dx, height, width)
         return logits
 
     def compute_output_shape(self, input_shape):
@@ -47,3 +78,9 @@ class AsppClassifierV2(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes,
                 "dilations": list(self.dilations), "seed": self.seed}
+
+
+def _shifted(maps, dy: int, dx: int, height: int, width: int):
+    """``out[y, x] = maps[y + dy, x + dx]``, zero where that falls outside the map."""
+    inside = maps[:, max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)]
+    return ops.pad(inside, [[0, 0], [max(-dy, 0), max(dy, 0)], [max(-dx, 0), max(dx, 0)], [0, 0]])
