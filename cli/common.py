@@ -81,6 +81,10 @@ class FadaGroup(click.Group):
             failure = click.ClickException(str(err))
             failure.exit_code = getattr(err, "exit_code", failure.exit_code)
             raise failure from None
+        except KeyboardInterrupt:   # Ctrl-C outside a training loop (which saves and stops itself)
+            failure = click.ClickException("interrupted")
+            failure.exit_code = 130
+            raise failure from None
 
 
 @contextlib.contextmanager
