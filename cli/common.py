@@ -26,7 +26,7 @@ json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object on stdout; logs go to stderr.")
 
 
-def scale_options(command):
+def runtime_options(command):
     """``--strategy``, ``--precision``, ``--jit/--no-jit``: overrides of run.strategy/precision/jit."""
     command = click.option("--jit/--no-jit", default=None,
                            help="XLA-compile the training step (run.jit).")(command)
@@ -37,8 +37,8 @@ def scale_options(command):
                         "local GPUs, or the TF_CONFIG cluster).")(command)
 
 
-def scale_overrides(strategy, precision, jit) -> list[str]:
-    """``--set`` overrides for the ``scale_options`` given on the command line."""
+def runtime_overrides(strategy, precision, jit) -> list[str]:
+    """``--set`` overrides for the ``runtime_options`` given on the command line."""
     given = {"run.strategy": strategy, "run.precision": precision,
              "run.jit": None if jit is None else str(jit).lower()}
     return [f"{key}={value}" for key, value in given.items() if value is not None]

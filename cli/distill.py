@@ -7,7 +7,8 @@ import time
 
 import click
 
-from fada_tf.cli.common import emit, json_option, scale_options, scale_overrides, set_option, work_on_stderr
+from fada_tf.cli.common import (emit, json_option, runtime_options, runtime_overrides, set_option,
+                                work_on_stderr)
 
 
 @click.command()
@@ -18,7 +19,7 @@ from fada_tf.cli.common import emit, json_option, scale_options, scale_overrides
 @set_option
 @click.option("--output", type=click.Path(file_okay=False), default=None,
               help="Run directory to create (default: runs/distill-<date-time>).")
-@scale_options
+@runtime_options
 @json_option
 def distill(teacher_path, config_path, overrides, output, strategy, precision, jit, as_json):
     """Train a student on the teacher's hard pseudo labels of the target training split.
@@ -43,7 +44,7 @@ def distill(teacher_path, config_path, overrides, output, strategy, precision, j
     teacher = RunDir.open(teacher_path)
     checkpoint = teacher.latest_checkpoint()
     config = load_config(config_path or teacher.config_path,
-                         list(overrides) + scale_overrides(strategy, precision, jit))
+                         list(overrides) + runtime_overrides(strategy, precision, jit))
     config.run.stages = ["distill"]
     config.distill.teacher_checkpoint = str(checkpoint)
     output = output or time.strftime("runs/distill-%Y%m%d-%H%M%S")

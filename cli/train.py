@@ -7,7 +7,7 @@ import time
 
 import click
 
-from fada_tf.cli.common import (config_option, emit, json_option, scale_options, scale_overrides,
+from fada_tf.cli.common import (config_option, emit, json_option, runtime_options, runtime_overrides,
                                 set_option, work_on_stderr)
 from fada_tf.errors import FadaError
 
@@ -21,7 +21,7 @@ STAGE_TITLES = {"source": "source-only", "adapt": "FADA", "distill": "self-disti
               help="Run directory to create (default: runs/<date-time>).")
 @click.option("--resume", "resume_path", type=click.Path(file_okay=False), default=None,
               help="Continue the interrupted run in this directory from its newest checkpoint.")
-@scale_options
+@runtime_options
 @json_option
 def train(config_path, overrides, output, resume_path, strategy, precision, jit, as_json):
     """Train on the labelled source domain, then adapt to the target domain with FADA.
@@ -41,14 +41,14 @@ def train(config_path, overrides, output, resume_path, strategy, precision, jit,
     """
     from fada_tf.config import load_config
 
-    scale = scale_overrides(strategy, precision, jit)
+    runtime = runtime_overrides(strategy, precision, jit)
     if resume_path:
         if config_path or overrides or output:
             raise FadaError("--resume continues a run with its own config.yaml: drop --config, "
                             "--set and --output (--strategy and --jit may change)")
-        config = _resumed_config(resume_path, scale)
+        config = _resumed_config(resume_path, runtime)
     else:
-        config = load_config(config_path, list(overrides) + scale)
+        config = load_config(config_path, list(overrides) + runtime)
     with work_on_stderr():
         from fada_tf.training.distribution import make_strategy, worker_path
 
@@ -70,13 +70,13 @@ def train(config_path, overrides, output, resume_path, strategy, precision, jit,
     emit(result, as_json, _report(result))
 
 
-def _resumed_config(resume_path: str, scale: list[str]):
+def _resumed_config(resume_path: str, runtime: list[str]):
     """The run's own config, with --strategy / --jit applied; the precision cannot change."""
     from fada_tf.config import load_config
     from fada_tf.training.run_dir import RunDir
 
     stored = RunDir.open(resume_path).config_path
-    config = load_config(stored, scale)
+    config = load_config(stored, runtime)
     original = load_config(stored).run.precision
     if config.run.precision != original:
         raise FadaError(f"{resume_path} was trained with run.precision = {original}; "

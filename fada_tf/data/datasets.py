@@ -52,12 +52,6 @@ def pair_reader(cfg: DataConfig, domain: str, split: str, labelled: bool = True)
     return prepared_split(cfg, domain, split, labelled=labelled).reader()
 
 
-def split_size(cfg: DataConfig, domain: str, split: str) -> int:
-    if getattr(cfg, domain).dataset == "synthetic":
-        return len(synthetic_split(cfg, domain, split)[0])
-    return prepared_split(cfg, domain, split, labelled=False).size
-
-
 def training_pairs(cfg: DataConfig, domain: str, seed: int, labelled: bool) -> tf.data.Dataset:
     """The endless stream of ``domain``'s training split: reshuffled every pass, or class-balanced.
 
@@ -68,7 +62,8 @@ def training_pairs(cfg: DataConfig, domain: str, seed: int, labelled: bool) -> t
     if domain_cfg.dataset == "synthetic":
         if domain_cfg.class_balanced:
             raise FadaError(f"data.{domain}.class_balanced needs a prepared dataset, not synthetic data")
-        indices = tf.data.Dataset.range(split_size(cfg, domain, domain_cfg.train_split))
+        images, _ = synthetic_split(cfg, domain, domain_cfg.train_split)
+        indices = tf.data.Dataset.range(len(images))
         indices = indices.shuffle(SYNTHETIC_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
         return indices.repeat().map(pair_reader(cfg, domain, domain_cfg.train_split))
     prepared = prepared_split(cfg, domain, domain_cfg.train_split, labelled)

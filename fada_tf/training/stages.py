@@ -152,8 +152,9 @@ def train_adapt(context: _Context, segmentor, resume: ResumePoint | None = None)
             feature_channels(config.model.backbone, config.model.tiny_width),
             encoding_channels(stage.encoding, context.table.num_classes),
             channels=tuple(config.model.discriminator_channels), seed=config.run.seed + 1)
-        model = FADAModel(segmentor, discriminator, encoding=stage.encoding, lambda_adv=stage.lambda_adv,
-                          temperature=stage.temperature, clip=stage.clip, hard_threshold=stage.hard_threshold)
+        model = FADAModel(segmentor, discriminator, encoding=stage.encoding,
+                          lambda_adv=stage.lambda_adv, temperature=stage.temperature,
+                          clip=stage.clip, hard_threshold=stage.hard_threshold)
         model.compile(
             segmentor_optimizer=_segmentor_optimizer(config, stage),
             discriminator_optimizer=with_loss_scaling(

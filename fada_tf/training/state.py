@@ -93,8 +93,8 @@ class TrainingState:
 
     def _prune(self) -> None:
         """Delete all but the newest ``keep`` complete checkpoints, and any stale partial ones."""
-        complete = sorted((p for p in self.folder.iterdir() if p.is_dir() and not p.name.startswith(PARTIAL)),
-                          key=lambda p: p.stat().st_mtime_ns)
+        complete = [p for p in self.folder.iterdir() if p.is_dir() and not p.name.startswith(PARTIAL)]
+        complete.sort(key=lambda p: p.stat().st_mtime_ns)
         for path in complete[:-self.keep]:
             shutil.rmtree(path, ignore_errors=True)
         for path in self.folder.glob(f"{PARTIAL}*"):
