@@ -63,9 +63,10 @@ class PreparedSplit:
         indices = tf.data.Dataset.range(self.size)
         return self.at(indices.shuffle(self.size, seed=seed, reshuffle_each_iteration=True).repeat())
 
-    def class_balanced(self, seed: int) -> tf.data.Dataset:
-        """An endless class-balanced stream (``fada_tf.data.sampler``); PNG storage only."""
-        return self.at(class_balanced_indices(self.class_pixels, seed))
+    def class_balanced(self, seed: int, draws: int) -> tf.data.Dataset:
+        """An endless stream of the original's class-balanced list of ``draws`` (its ``max_iters``)
+        images, reshuffled every pass (``fada_tf.data.sampler``); PNG storage only."""
+        return self.at(class_balanced_indices(self.class_pixels, seed, draws))
 
     def at(self, indices: tf.data.Dataset) -> tf.data.Dataset:
         """The pairs at the positions ``indices`` yields."""
