@@ -5,8 +5,8 @@ fada-tf's layers carry the original's module names (see the docstrings of
 ``<module>.<parameter>``:
 
 * Conv2D ``kernel`` (HWIO) / ``bias`` <-> ``weight`` (OIHW) / ``bias``;
-* BatchNorm (frozen or not) ``gamma`` / ``beta`` / ``moving_mean`` / ``moving_variance`` <->
-  ``weight`` / ``bias`` / ``running_mean`` / ``running_var``.
+* BatchNorm (``FrozenBatchNorm``, ``TorchBatchNorm`` or Keras') ``gamma`` / ``beta`` /
+  ``moving_mean`` / ``moving_variance`` <-> ``weight`` / ``bias`` / ``running_mean`` / ``running_var``.
 
 Module names per checkpoint layout:
 
@@ -27,6 +27,7 @@ import keras
 
 from fada_tf.convert.torch_file import DISCRIMINATOR_SECTION
 from fada_tf.models.frozen_batch_norm import FrozenBatchNorm
+from fada_tf.models.torch_batch_norm import TorchBatchNorm
 
 # Keras BatchNorm weight -> torch BatchNorm parameter or buffer.
 BATCH_NORM = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean",
@@ -84,7 +85,7 @@ def _layer_keys(layer, module: str) -> dict:
         if layer.use_bias:
             keys[f"{module}.bias"] = layer.bias
         return keys
-    if isinstance(layer, (FrozenBatchNorm, keras.layers.BatchNormalization)):
+    if isinstance(layer, (FrozenBatchNorm, TorchBatchNorm, keras.layers.BatchNormalization)):
         return {f"{module}.{torch_name}": getattr(layer, keras_name)
                 for keras_name, torch_name in BATCH_NORM.items()}
     if layer.weights:

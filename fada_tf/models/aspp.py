@@ -2,9 +2,12 @@
 
 Four parallel 3x3 convolutions from the backbone features straight to the class logits, with
 dilations 6, 12, 18, 24 and padding equal to the dilation (so the output keeps the feature
-resolution); their outputs are **summed**. Kernels are N(0, 0.01) as in the original.
-Biases start at zero here; the original leaves torch's default U(±1/sqrt(9 * in_channels))
-(below 0.008 for 1024+ channels), so the difference is negligible.
+resolution); their outputs are **summed**. Initialisation as the original's
+(``core/models/classifier.py``, ``ASPP_Classifier_V2.__init__``): it draws the kernels from
+N(0, 0.01) and leaves the biases at ``nn.Conv2d``'s default U(±1/sqrt(fan_in)), fan_in =
+9 · in_channels (±0.0074 for ResNet's 2048 channels, ±0.0104 for VGG's 1024). Here conv ``i``'s
+kernel is seeded ``seed + i`` and its bias ``seed + len(dilations) + i``; the bias bound is set
+when the layer is built, once the input channels are known.
 
 The convs are named ``conv2d_list.<i>`` like the original's modules, so the key
 ``conv2d_list.<i>.weight`` maps onto the Keras variable ``aspp/conv2d_list.<i>/kernel``. The
@@ -24,10 +27,16 @@ convolutions with 19 output channels (``bench/aspp_speed.py``). With an unknown 
 import keras
 from keras import ops
 
+from fada_tf.models.torch_conv import torch_default_bias
+
 
 @keras.saving.register_keras_serializable(package="fada_tf")
 class AsppClassifierV2(keras.layers.Layer):
-    """Sum of dilated 3x3 convs to ``num_classes`` channels; conv ``i`` is seeded ``seed + i``."""
+    """Sum of dilated 3x3 convs to ``num_classes`` channels.
+
+    Conv ``i``: kernel N(0, 0.01) seeded ``seed + i``, bias U(±1/sqrt(9 · in_channels))
+    seeded ``seed + len(dilations) + i``.
+    """
 
     def __init__(self, num_classes, dilations=(6, 12, 18, 24), seed=0, name="aspp", **kwargs):
         super().__init__(name=name, **kwargs)
@@ -38,11 +47,13 @@ class AsppClassifierV2(keras.layers.Layer):
             keras.layers.Conv2D(
                 num_classes, 3, dilation_rate=dilation, padding="same", use_bias=True,
                 kernel_initializer=keras.initializers.RandomNormal(0.0, 0.01, seed=seed + index),
-                bias_initializer="zeros", name=f"conv2d_list.{index}")
+                name=f"conv2d_list.{index}")
             for index, dilation in enumerate(self.dilations)]
 
     def build(self, input_shape):
-        for conv in self.convs:
+        fan_in = 9 * input_shape[-1]
+        for index, conv in enumerate(self.convs):
+            conv.bias_initializer = torch_default_bias(fan_in, self.seed + len(self.convs) + index)
             conv.build(input_shape)
 
     def call(self, features):

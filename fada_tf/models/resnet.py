@@ -22,12 +22,12 @@ BN ``weight``/``bias``/``running_mean``/``running_var`` -> ``gamma``/``beta``/``
 ``layer1.0.relu1``, ``layer1.0.add``, ``layer1.0.out``).
 """
 
-import functools
 import itertools
 
 import keras
 
 from fada_tf.models.frozen_batch_norm import FrozenBatchNorm
+from fada_tf.models.torch_batch_norm import TorchBatchNorm
 from fada_tf.models.torch_conv import conv2d, he_normal_fan_out
 
 BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
@@ -35,14 +35,16 @@ EXPANSION = 4
 
 
 def batch_norm_layer(freeze_bn):
-    """The BN layer class: FrozenBatchNorm, or Keras BN with torch's defaults.
+    """The BN layer class: FrozenBatchNorm, or TorchBatchNorm (``nn.BatchNorm2d``'s rule).
 
-    torch ``momentum=0.1`` (weight of the new batch) is Keras ``momentum=0.9`` (weight of the
-    running value); torch's epsilon is 1e-5.
+    The original (``core/models/feature_extractor.py``) builds its ResNet with
+    ``FrozenBatchNorm2d`` when ``MODEL.FREEZE_BN`` is set and ``nn.BatchNorm2d`` (eps 1e-5,
+    momentum 0.1, running variance updated with the unbiased batch variance, synchronised
+    over GPUs) otherwise; ``TorchBatchNorm`` implements the latter, which Keras'
+    ``BatchNormalization`` does not (see ``fada_tf.models.torch_batch_norm``). The tiny
+    backbone uses the same choice.
     """
-    if freeze_bn:
-        return FrozenBatchNorm
-    return functools.partial(keras.layers.BatchNormalization, epsilon=1e-5, momentum=0.9)
+    return FrozenBatchNorm if freeze_bn else TorchBatchNorm
 
 
 def _bottleneck(x, planes, *, stride, dilation, downsample, norm, seeds, name):
