@@ -25,7 +25,10 @@ from torch import nn
 
 from fada_tf.cli.main import cli
 from fada_tf.config import load_config
+from fada_tf.config.recipe import stage_model
 from fada_tf.convert import convert_torch_checkpoint
+from fada_tf.convert.torch_names import segmentor_keys
+from fada_tf.convert.transfer import to_keras
 from fada_tf.torch_reference import (AsppClassifierV2, DilatedResNet, FeatureExtractor,
                                     FrozenBatchNorm2d, PixelDiscriminator, fada_vgg16)
 from fada_tf.errors import FadaError
@@ -41,6 +44,9 @@ DIFFERENT = 1e-2    # smallest relative difference of a wrong architecture
 
 R101_CONFIG = "configs/gta5_to_cityscapes_r101.yaml"
 VGG_CONFIG = "configs/gta5_to_cityscapes_vgg16.yaml"
+# The paper configs end with self-distillation (a trainable-BN student); an adapted model, which
+# these frozen-BN torch models stand for, is the final network of a run without it.
+ADAPTED = ["run.stages=[source,adapt]"]
 
 
 # --- random weights that keep activations O(1) -------------------------------------------------
@@ -140,7 +146,8 @@ def r101(tmp_path_factory):
     torch.save({"iteration": 40000, "feature_extractor": state(features, "module."),
                 "classifier": state(classifier, "module."), "model_D": state(discriminator, "module."),
                 "optimizer_fea": {"state": {}, "param_groups": [{"lr": 2.5e-4}]}}, checkpoint)
-    result = convert_torch_checkpoint(str(checkpoint), load_config(R101_CONFIG), str(folder / "run"))
+    result = convert_torch_checkpoint(str(checkpoint), load_config(R101_CONFIG, ADAPTED),
+                                      str(folder / "run"))
     segmentor = restored(folder / "run")
     return {"features": features, "classifier": classifier, "discriminator": discriminator,
             "result": result, "image": image(5),
@@ -164,7 +171,9 @@ def test_resnet101_run_directory(r101):
                                                       r101["discriminator"]))
     assert result["tensors"] == torch_tensors
     config = RunDir.open(result["run_dir"]).load_config()
+    # the weights come from the checkpoint: nothing is read when the run's networks are built
     assert config.model.backbone == "resnet101" and config.model.pretrained == "none"
+    assert config.source.init_checkpoint == ""
 
 
 def test_discriminator_is_converted(r101):
@@ -183,6 +192,28 @@ def test_resnet101_parity_check_fails_for_a_wrong_architecture(r101, variant):
     wrong.load_state_dict(r101["features"].state_dict())
     assert relative_error(r101["keras_logits"],
                           torch_logits(wrong, r101["classifier"], r101["image"])) > DIFFERENT
+
+
+def test_a_self_distilled_checkpoint_converts_with_trainable_batch_norm(tmp_path):
+    """The paper configs end with self-distillation, whose student has trainable BN (the
+    original's nn.BatchNorm2d, epsilon 1e-5): a ``*_sd.pth`` converted with them gives the
+    logits of that network in eval mode, and ``eval --run`` restores it."""
+    frozen = randomize(FeatureExtractor(DilatedResNet((3, 4, 6, 3))), image(1), seed=17)
+    student = FeatureExtractor(DilatedResNet((3, 4, 6, 3), norm_layer=nn.BatchNorm2d))
+    missing, unused = student.load_state_dict(frozen.state_dict(), strict=False)
+    assert unused == [] and all(key.endswith("num_batches_tracked") for key in missing)
+    student.eval()
+    classifier = small_head(AsppClassifierV2(2048, 19), seed=18)
+    torch.save({"feature_extractor": state(student, "module."),
+                "classifier": state(classifier, "module.")}, tmp_path / "g2c_sd.pth")
+    config = load_config(R101_CONFIG, ["model.backbone=resnet50"])
+    assert config.run.stages[-1] == "distill" and not config.distill.freeze_bn
+    result = convert_torch_checkpoint(str(tmp_path / "g2c_sd.pth"), config, str(tmp_path / "run"))
+    assert len(result["ignored_keys"]) == 53  # the BatchNorm counters
+    x = image(19)
+    actual = keras_logits(restored(result["run_dir"]), x)
+    assert relative_error(actual, torch_logits(student, classifier, x)) < PARITY
+    assert relative_error(actual, torch_logits(frozen, classifier, x)) > PARITY  # epsilon matters
 
 
 # --- VGG-16 ------------------------------------------------------------------------------------
@@ -285,14 +316,14 @@ def test_imagenet_resnet50_fills_the_backbone_and_keeps_the_paper_head(tmp_path)
     weights.update({"fc.weight": torch.zeros(1000, 2048), "fc.bias": torch.zeros(1000),
                     "bn1.num_batches_tracked": torch.tensor(0)})
     torch.save(weights, tmp_path / "resnet50-imagenet.pth")
-    config = load_config(R101_CONFIG, ["model.backbone=resnet50", "run.seed=3"])
+    config = load_config(R101_CONFIG, ["model.backbone=resnet50", "run.seed=3", *ADAPTED])
     result = convert_torch_checkpoint(str(tmp_path / "resnet50-imagenet.pth"), config,
                                       str(tmp_path / "run"), imagenet=True)
     assert result["ignored_keys"] == ["bn1.num_batches_tracked", "fc.bias", "fc.weight"]
     assert pathlib.Path(result["checkpoint"]).name == "imagenet-000000.weights.h5"
 
     run_config = RunDir.open(result["run_dir"]).load_config()
-    assert run_config.source.init_checkpoint == str(pathlib.Path(result["checkpoint"]).resolve())
+    assert run_config.model.pretrained == str(pathlib.Path(result["checkpoint"]).resolve())
     segmentor = restored(result["run_dir"])
     x = image(11)
     with torch.no_grad():
@@ -302,6 +333,29 @@ def test_imagenet_resnet50_fills_the_backbone_and_keeps_the_paper_head(tmp_path)
     fresh = build_segmentor(run_config.model, 19, seed=3).get_layer("aspp")
     for kept, initial in zip(segmentor.get_layer("aspp").weights, fresh.weights):
         np.testing.assert_array_equal(kept.numpy(), initial.numpy())
+
+
+def test_imagenet_conversion_initialises_every_fresh_network_of_the_run(tmp_path):
+    """A network built afresh from the converted run's config, as the source stage and a
+    ``distill.student_init: model`` student (trainable BN) build theirs, starts from the
+    converted ImageNet backbone, not from a random one."""
+    backbone = randomize(DilatedResNet((3, 4, 6, 3)), image(1), seed=16)
+    weights = state(backbone)
+    weights.update({"fc.weight": torch.zeros(1000, 2048), "fc.bias": torch.zeros(1000)})
+    torch.save(weights, tmp_path / "resnet50-imagenet.pth")
+    config = load_config(R101_CONFIG, ["model.backbone=resnet50", "distill.freeze_bn=false",
+                                       "distill.student_init=model"])
+    result = convert_torch_checkpoint(str(tmp_path / "resnet50-imagenet.pth"), config,
+                                      str(tmp_path / "run"), imagenet=True)
+    run_config = RunDir.open(result["run_dir"]).load_config()
+    assert run_config.model.pretrained == str(pathlib.Path(result["checkpoint"]).resolve())
+    assert run_config.source.init_checkpoint == ""
+    for model_config in (run_config.model, stage_model(run_config, "distill")):
+        fresh = build_segmentor(model_config, 19, seed=run_config.run.seed + 7)
+        keys = segmentor_keys(fresh, "resnet50", imagenet=True)
+        assert len(keys) == len(state(backbone))
+        for key, variable in keys.items():
+            np.testing.assert_array_equal(variable.numpy(), to_keras(weights[key].numpy()), err_msg=key)
 
 
 def test_imagenet_vgg16_uses_torchvision_indices(tmp_path):
@@ -376,6 +430,19 @@ def test_convert_then_eval_on_the_command_line(tmp_path):
                     *SMALL_SYNTHETIC, "--out", str(run_dir))
     assert again.returncode != 0 and "already exists" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+def test_imagenet_conversion_on_the_command_line_points_the_config_at_it(tmp_path):
+    weights = state(randomize(DilatedResNet((3, 4, 6, 3)), image(1), seed=30))
+    torch.save(weights, tmp_path / "resnet50-19c8e357.pth")
+    result = CliRunner().invoke(cli, ["convert", "torch", str(tmp_path / "resnet50-19c8e357.pth"),
+                                      "--imagenet", "--config", R101_CONFIG, "--set",
+                                      "model.backbone=resnet50", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    checkpoint = (tmp_path / "run" / "checkpoints" / "imagenet-000000.weights.h5").resolve()
+    assert RunDir.open(tmp_path / "run").load_config().model.pretrained == str(checkpoint)
+    assert "sets model.pretrained to it" in result.output
+    assert f"Next: fada-tf train --config {tmp_path / 'run'}/config.yaml" in result.output
 
 
 @pytest.mark.parametrize("args, message", [

@@ -11,7 +11,8 @@ from fada_tf.models import build_discriminator, build_segmentor, discriminator_l
 from fada_tf.models import feature_channels
 from fada_tf.models.aspp import AsppClassifierV2
 from fada_tf.models.frozen_batch_norm import FrozenBatchNorm
-from fada_tf.models.imagenet import load_imagenet_weights, transfer_keras_applications_weights
+from fada_tf.models.imagenet import (CAFFE_NORMALIZATION, load_imagenet_weights,
+                                     transfer_keras_applications_weights)
 from fada_tf.models.resnet import build_dilated_resnet
 from fada_tf.models.tiny import build_tiny_backbone
 from fada_tf.models.vgg import build_dilated_vgg16
@@ -215,12 +216,20 @@ def test_aspp_is_the_sum_of_four_dilated_convs_at_known_and_unknown_sizes(size):
                                rtol=1e-4, atol=1e-4)
 
 
-def test_aspp_init_is_normal_0_01_with_zero_bias():
+def test_aspp_init_is_the_originals():
+    """core/models/classifier.py:23-24: kernels N(0, 0.01); biases left at nn.Conv2d's default
+    U(±1/sqrt(9 · in_channels)), each conv with its own seed."""
     aspp = AsppClassifierV2(5, seed=0)
-    aspp.build((None, None, None, 256))
-    for conv in aspp.convs:
+    aspp.build((None, None, None, 2048))
+    bound = 1.0 / np.sqrt(9 * 2048)
+    biases = [conv.bias.numpy() for conv in aspp.convs]
+    for conv, bias in zip(aspp.convs, biases):
         assert abs(float(np.std(conv.kernel.numpy())) - 0.01) < 5e-4
-        assert not np.any(conv.bias.numpy())
+        assert np.all(np.abs(bias) <= bound) and np.abs(bias).max() > 0.5 * bound
+    assert len({b.tobytes() for b in biases}) == len(biases)
+    again = AsppClassifierV2(5, seed=0)
+    again.build((None, None, None, 2048))
+    np.testing.assert_array_equal(again.convs[0].bias.numpy(), biases[0])
 
 
 def test_head_variables_and_only_them_match_aspp():
@@ -354,7 +363,7 @@ def test_pretrained_path_is_passed_to_keras_applications(monkeypatch, tmp_path,
 
     monkeypatch.setattr(keras.applications, "VGG16", fake_vgg16)
     backbone = build_dilated_vgg16()
-    load_imagenet_weights(backbone, "vgg16", str(path))
+    load_imagenet_weights(backbone, "vgg16", str(path), CAFFE_NORMALIZATION)  # fold: identity
     assert calls == [{"weights": str(path), "include_top": False}]
     np.testing.assert_array_equal(backbone.get_layer("conv1_1").bias.numpy(),
                                   random_keras_vgg16.get_layer("block1_conv1").bias.numpy())
@@ -363,7 +372,7 @@ def test_pretrained_path_is_passed_to_keras_applications(monkeypatch, tmp_path,
 def test_missing_weights_file_is_a_user_error(resnet50, tmp_path):
     missing = str(tmp_path / "nowhere.h5")
     with pytest.raises(FadaError, match="nowhere.h5"):
-        load_imagenet_weights(resnet50, "resnet50", missing)
+        load_imagenet_weights(resnet50, "resnet50", missing, CAFFE_NORMALIZATION)
     with pytest.raises(FadaError, match="nowhere.h5"):
         build_segmentor(ModelConfig(backbone="vgg16", pretrained=missing), 3)
 
@@ -372,7 +381,7 @@ def test_unreadable_weights_file_is_a_user_error(vgg16, tmp_path):
     path = tmp_path / "garbage.h5"
     path.write_bytes(b"not an hdf5 file")
     with pytest.raises(FadaError, match="garbage.h5"):
-        load_imagenet_weights(vgg16, "vgg16", str(path))
+        load_imagenet_weights(vgg16, "vgg16", str(path), CAFFE_NORMALIZATION)
 
 
 def test_failed_download_is_a_user_error(monkeypatch, resnet50):
@@ -382,7 +391,7 @@ def test_failed_download_is_a_user_error(monkeypatch, resnet50):
 
     monkeypatch.setattr(keras.applications, "ResNet50", offline)
     with pytest.raises(FadaError, match="set model.pretrained to its path") as error:
-        load_imagenet_weights(resnet50, "resnet50", "imagenet")
+        load_imagenet_weights(resnet50, "resnet50", "imagenet", CAFFE_NORMALIZATION)
     assert "\n" not in str(error.value) and "resnet50_weights" in str(error.value)
 
 

@@ -7,16 +7,23 @@ Two kinds of checkpoint:
   is ``checkpoints/converted-000000.weights.h5`` (``latest.json`` names it, so ``eval``,
   ``export``... ``--run RUN`` use it); the discriminator goes to ``discriminator.weights.h5``
   beside ``config.yaml`` (loadable into ``build_discriminator`` for the run's config).
-* torchvision's ImageNet ResNet / VGG-16 (``imagenet=True``): the backbone only; fc6/fc7 and
+* an ImageNet ResNet / VGG-16 (``imagenet=True``; torchvision's ResNets or the Caffe VGG-16
+  the original starts from, see ``fada_tf.models.pretrained``): the backbone only; fc6/fc7 and
   the ASPP head keep ``build_segmentor``'s initialisation, which is the paper's (see
-  ``fada_tf.models.vgg`` and ``aspp``). The checkpoint is ``checkpoints/imagenet-000000.weights.h5``
-  and the run's config names it as ``source.init_checkpoint``, so
-  ``fada-tf train --config RUN/config.yaml`` starts the source stage from the paper's exact
-  initialisation.
+  ``fada_tf.models.vgg`` and ``aspp``). The checkpoint is
+  ``checkpoints/imagenet-000000.weights.h5`` and the run's config names its absolute path as
+  ``model.pretrained``: every network built afresh from that config (the source stage's, a
+  ``distill.student_init: model`` student's) starts from exactly the paper's initialisation,
+  e.g. ``fada-tf train --config RUN/config.yaml``, and no PyTorch is needed any more.
 
-The run's config is the given one with ``model.pretrained: none``: the weights come from the
-checkpoint, so nothing is downloaded when the run is loaded. Everything is checked before the
-run directory is written, and a failure while writing removes what was written.
+The segmentor is the network of the config's final stage (``run.stages``; the one ``eval
+--run`` restores): with the paper configs as they are a self-distilled student (trainable
+BatchNorm, as the original's ``*_sd.pth``); ``--set run.stages=[source,adapt]`` for an adapted
+model (frozen BatchNorm). A FADA checkpoint's run has ``model.pretrained: none``: its weights
+come from the checkpoint, so nothing is read or downloaded when the run is loaded (``eval``,
+``export``... never read ``model.pretrained`` for a restored network either). Everything is
+checked before the run directory is written, and a failure while writing removes what was
+written.
 """
 
 from __future__ import annotations
@@ -27,8 +34,9 @@ from pathlib import Path
 
 from fada_tf.adaptation import encoding_channels
 from fada_tf.config import Config, dump_config
-from fada_tf.convert.torch_file import (DISCRIMINATOR_SECTION, read_fada_checkpoint,
-                                        read_imagenet_checkpoint)
+from fada_tf.config.recipe import stage_model
+from fada_tf.convert.torch_file import (DISCRIMINATOR_SECTION, IMAGENET_CLASSIFIER,
+                                        read_fada_checkpoint, read_imagenet_checkpoint)
 from fada_tf.convert.torch_names import discriminator_keys, segmentor_keys
 from fada_tf.convert.transfer import transfer
 from fada_tf.data.classes import class_table
@@ -37,8 +45,6 @@ from fada_tf.models import build_discriminator, build_segmentor, feature_channel
 from fada_tf.training.run_dir import RunDir
 
 BACKBONES = ("resnet101", "resnet50", "vgg16")
-# torchvision's ImageNet classifiers, not part of a DeepLabV2 backbone.
-IMAGENET_CLASSIFIER = {"resnet101": ("fc.",), "resnet50": ("fc.",), "vgg16": ("classifier.",)}
 STAGE = {False: "converted", True: "imagenet"}
 
 
@@ -61,7 +67,8 @@ def convert_torch_checkpoint(checkpoint: str, config: Config, out: str,
         tensors, ignored_entries = read_fada_checkpoint(checkpoint)
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, pretrained="none"))
     num_classes = class_table(config.data.classes).num_classes
-    segmentor = build_segmentor(config.model, num_classes, seed=config.run.seed)
+    # The network that restore_segmentor builds for the run's final stage (distill: trainable BN).
+    segmentor = build_segmentor(stage_model(config), num_classes, seed=config.run.seed)
     keys = segmentor_keys(segmentor, backbone, imagenet)
     discriminator = None
     if any(key.startswith(f"{DISCRIMINATOR_SECTION}:") for key in tensors):
@@ -90,9 +97,9 @@ def _write_run(out: str, config: Config, segmentor, discriminator, imagenet: boo
     run = RunDir.create(out, config)
     try:
         path = run.save_segmentor(segmentor, STAGE[imagenet], 0)
-        if imagenet:
-            source = dataclasses.replace(config.source, init_checkpoint=str(path.resolve()))
-            dump_config(dataclasses.replace(config, source=source), run.config_path)
+        if imagenet:  # every fresh network of this run starts from the converted backbone
+            model = dataclasses.replace(config.model, pretrained=str(path.resolve()))
+            dump_config(dataclasses.replace(config, model=model), run.config_path)
         discriminator_path = run.save_discriminator(discriminator) if discriminator else None
     except BaseException:
         shutil.rmtree(run.path)

@@ -11,7 +11,10 @@ Two layouts are read:
   ``optimizer_fea``, ...) are not weights and are reported as ignored. A state dict saved from
   a ``DistributedDataParallel`` module has every key prefixed ``module.``; the prefix is
   removed when all keys of the state dict carry it (as the original does when it loads them).
-* torchvision's ImageNet checkpoints (``resnet101-*.pth``, ``vgg16-*.pth``): one state dict.
+* ImageNet checkpoints: one state dict, torchvision's (``resnet101-5d3b4d8f.pth``,
+  ``resnet50-19c8e357.pth``) or the Caffe-converted VGG-16 the original uses
+  (``vgg16-00b39a1b.pth``: torchvision's ``features.N`` keys, classifier keys named
+  differently); the classifier (``IMAGENET_CLASSIFIER``) is not part of a DeepLabV2 backbone.
 
 Keys come back qualified by their state dict, ``"feature_extractor:backbone.conv1.weight"``; an
 ImageNet state dict's keys stay as they are.
@@ -31,6 +34,18 @@ from fada_tf.errors import FadaError
 SECTIONS = ("feature_extractor", "classifier")
 DISCRIMINATOR_SECTION = "model_D"
 DDP_PREFIX = "module."
+# Key prefixes of an ImageNet checkpoint's classifier, which a DeepLabV2 backbone has no place for.
+IMAGENET_CLASSIFIER = {"resnet101": ("fc.",), "resnet50": ("fc.",), "vgg16": ("classifier.",)}
+NEEDS_TORCH = "reading PyTorch checkpoints needs PyTorch: pip install 'fada-tf[torch]'"
+
+
+def import_torch():
+    """The ``torch`` module, or a FadaError saying what to install."""
+    try:
+        import torch
+    except ModuleNotFoundError:  # also when sys.modules["torch"] is None
+        raise FadaError(NEEDS_TORCH) from None
+    return torch
 
 
 def read_fada_checkpoint(path: str) -> tuple[dict[str, np.ndarray], list[str]]:
@@ -51,17 +66,15 @@ def read_fada_checkpoint(path: str) -> tuple[dict[str, np.ndarray], list[str]]:
 
 
 def read_imagenet_checkpoint(path: str) -> dict[str, np.ndarray]:
-    """The state dict of a torchvision ImageNet checkpoint, key -> float32 array."""
+    """The state dict of an ImageNet checkpoint (torchvision's or the Caffe VGG-16), key ->
+    float32 array."""
     return _state_dict(_load(path), path, "")
 
 
 def _load(path: str):
     if not os.path.isfile(path):
         raise FadaError(f"checkpoint not found: {path}")
-    try:
-        import torch
-    except ModuleNotFoundError:
-        raise FadaError("reading PyTorch checkpoints needs PyTorch: pip install 'fada-tf[torch]'") from None
+    torch = import_torch()
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:

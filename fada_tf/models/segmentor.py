@@ -1,6 +1,7 @@
 """The DeepLabV2 segmentor: backbone (feature extractor F) + ASPP classifier (C).
 
-``build_segmentor`` returns a functional model from an ImageNet-normalised RGB image to
+``build_segmentor`` returns a functional model from an image normalised as
+``model.normalization`` says (``fada_tf.data.pipeline.normalize``) to
 ``{"features": F(x), "logits": C(F(x))}``, both at output stride 8 and *not* upsampled (the
 trainer upsamples the logits with ``resize_bilinear``, the discriminator consumes the
 features). The backbone is the nested model ``"backbone"``, the head the layer ``"aspp"``:
@@ -12,7 +13,7 @@ import keras
 
 from fada_tf.config.schema import ModelConfig
 from fada_tf.models.aspp import AsppClassifierV2
-from fada_tf.models.imagenet import load_imagenet_weights
+from fada_tf.models.pretrained import load_pretrained
 from fada_tf.models.resnet import build_dilated_resnet
 from fada_tf.models.tiny import build_tiny_backbone
 from fada_tf.models.vgg import build_dilated_vgg16
@@ -35,8 +36,10 @@ def feature_channels(backbone: str, tiny_width: int) -> int:
 def build_backbone(config: ModelConfig, seed: int = 0) -> keras.Model:
     """Build the feature extractor named ``"backbone"`` chosen by a ModelConfig.
 
-    ``config.pretrained`` other than ``"none"`` loads keras.applications ImageNet weights
-    (see fada_tf.models.imagenet).
+    Layers are initialised with seeds ``seed``, ``seed + 1``, ...; then ``config.pretrained``
+    other than ``"none"`` replaces the weights it has (the original's ImageNet ``.pth``, a
+    fada-tf ``.weights.h5``, keras.applications ``imagenet`` / ``*_notop.h5`` with
+    ``config.normalization`` folded in: see fada_tf.models.pretrained).
     """
     if config.backbone in ("resnet50", "resnet101"):
         backbone = build_dilated_resnet(int(config.backbone[len("resnet"):]),
@@ -48,15 +51,15 @@ def build_backbone(config: ModelConfig, seed: int = 0) -> keras.Model:
                                        seed=seed)
     else:
         raise ValueError(f"unknown backbone {config.backbone!r}")
-    if config.pretrained != "none":
-        load_imagenet_weights(backbone, config.backbone, config.pretrained)
+    load_pretrained(backbone, config)
     return backbone
 
 
 def build_segmentor(config: ModelConfig, num_classes: int, seed: int = 0) -> keras.Model:
     """Build the segmentor for a ModelConfig: image -> {"features", "logits"} at stride 8.
 
-    ``seed`` seeds every layer's initialiser (a run passes its ``run.seed``).
+    ``seed`` seeds every layer's initialiser (a run passes its ``run.seed``); the backbone then
+    reads ``config.pretrained`` (``build_backbone``), the ASPP head keeps its initialisation.
     """
     backbone = build_backbone(config, seed)
     image = keras.Input((None, None, 3), name="image")
