@@ -60,6 +60,7 @@ def _random_segmentor(backbone: str):
 
 def export_all(backbone: str, folder: Path) -> dict:
     """Write weights, two ONNX variants and a SavedModel of one randomly initialised model."""
+    from fada_tf.config.schema import NormalizationConfig
     from fada_tf.export.onnx import export_onnx
     from fada_tf.export.savedmodel import export_savedmodel
 
@@ -68,11 +69,13 @@ def export_all(backbone: str, folder: Path) -> dict:
     sizes, seconds = {}, {}
     for name, dilations in (("onnx", "native"), ("onnx_space_to_depth", "space-to-depth")):
         start = time.perf_counter()
-        report = export_onnx(segmentor, folder / f"{name}.onnx", sizes=[(64, 128)], dilations=dilations)
+        report = export_onnx(segmentor, NormalizationConfig(), folder / f"{name}.onnx",
+                             sizes=[(64, 128)], dilations=dilations)
         seconds[name] = time.perf_counter() - start
         sizes[name] = report["bytes"]
     start = time.perf_counter()
-    sizes["savedmodel"] = export_savedmodel(segmentor, folder / "savedmodel", sizes=[(64, 128)])["bytes"]
+    sizes["savedmodel"] = export_savedmodel(segmentor, NormalizationConfig(), folder / "savedmodel",
+                                            sizes=[(64, 128)])["bytes"]
     seconds["savedmodel"] = time.perf_counter() - start
     sizes["keras_weights_h5"] = (folder / "model.weights.h5").stat().st_size
     return {"bytes": sizes, "export_seconds": seconds}
@@ -85,12 +88,13 @@ def worker(backbone: str, folder: Path, threads: int) -> dict:
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
+    from fada_tf.config.schema import NormalizationConfig
     from fada_tf.export.graph import deployable_function
     from fada_tf.export.runtime import create_session
 
     segmentor = _random_segmentor(backbone)
     segmentor.load_weights(folder / "model.weights.h5")
-    keras_fn = deployable_function(segmentor, "probs", "uint8")
+    keras_fn = deployable_function(segmentor, NormalizationConfig(), "probs", "uint8")
     serve = tf.saved_model.load(str(folder / "savedmodel")).signatures["serving_default"]
     sessions = {name: create_session(str(folder / f"{name}.onnx"), device="cpu", threads=threads)
                 for name in ("onnx", "onnx_space_to_depth")}

@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -93,12 +94,13 @@ def stream_rate(cfg, domain: str, threads: int, images: int) -> dict:
     """
     import tensorflow as tf
 
-    from fada_tf.data.datasets import training_batches
+    from fada_tf.data.datasets import stage_batches
 
     options = tf.data.Options()
     options.threading.private_threadpool_size = threads
     options.threading.max_intra_op_parallelism = 1
-    data = training_batches(cfg.data, domain, 1, seed=0, labelled=domain == "source").with_options(options)
+    cfg = dataclasses.replace(cfg, adapt=dataclasses.replace(cfg.adapt, batch_size=1))
+    data = stage_batches(cfg, "adapt", domain, seed=0).with_options(options)
     iterator = iter(data)
     for _ in range(3):
         next(iterator)
@@ -126,7 +128,7 @@ def step_seconds(cfg, steps: int) -> dict:
     model = FADAModel(segmentor, discriminator, encoding=cfg.adapt.encoding, lambda_adv=cfg.adapt.lambda_adv)
     model.compile(segmentor_optimizer=segmentor_optimizer(cfg.adapt.optimizer, cfg.adapt.steps),
                   discriminator_optimizer=discriminator_optimizer(cfg.adapt.discriminator_optimizer, cfg.adapt.steps))
-    (sh, sw), (th, tw) = cfg.data.source.crop, cfg.data.target.crop
+    (sh, sw), (th, tw) = (s.crop or s.resize for s in (cfg.adapt.source_images, cfg.adapt.target_images))
     rng = np.random.default_rng(0)
     batch = ((rng.normal(size=(1, sh, sw, 3)).astype(np.float32), rng.integers(0, k, (1, sh, sw)).astype(np.int32)),
              rng.normal(size=(1, th, tw, 3)).astype(np.float32))

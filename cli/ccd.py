@@ -53,6 +53,9 @@ def ccd(run_path, config_path, checkpoint, num_images, source_split, target_spli
     for title, other, _ in models[1:]:
         if other.data.classes != config.data.classes:
             raise FadaError(f"{title} uses classes {other.data.classes}, not {config.data.classes}")
+        if other.model.normalization != config.model.normalization:
+            raise FadaError(f"{title} normalises its input differently (model.normalization): "
+                            "compare runs of one input convention")
     if plot_path and Path(plot_path).suffix.lower() not in (".png", ".pdf", ".svg"):
         raise FadaError(f"--plot {plot_path}: use a .png, .pdf or .svg file name")
     if plot_path and importlib.util.find_spec("matplotlib") is None:

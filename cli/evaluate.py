@@ -90,6 +90,7 @@ def _split(config, split):
 def _evaluate_one(config, checkpoint, split, scales, flip, save_predictions, as_json):
     split = _split(config, split)
     with work_on_stderr():
+        from fada_tf.config.recipe import checkpoint_stage
         from fada_tf.data.classes import class_table
         from fada_tf.evaluation.label_files import PredictionWriter
         from fada_tf.training.checkpoints import restore_segmentor
@@ -97,10 +98,11 @@ def _evaluate_one(config, checkpoint, split, scales, flip, save_predictions, as_
 
         table = class_table(config.data.classes)
         writer = PredictionWriter(save_predictions, table) if save_predictions else None
+        stage = checkpoint_stage(checkpoint, config)
         segmentor = restore_segmentor(config, checkpoint)
         with writer or contextlib.nullcontext():
             result = evaluate_target(config, segmentor, table, _verbosity(), split=split,
-                                     scales=scales, flip=flip, on_predictions=writer)
+                                     stage=stage, scales=scales, flip=flip, on_predictions=writer)
     result.update(checkpoint=str(checkpoint), split=split, scales=scales, flip=flip)
     if save_predictions:
         result["predictions"] = save_predictions
@@ -117,19 +119,20 @@ def _evaluate_folder(config, folder, csv_path, split, scales, flip, as_json):
         raise FadaError(f"{folder} holds no *.weights.h5 checkpoints")
     csv_path = Path(csv_path or Path(folder) / "eval.csv")
     with work_on_stderr():
+        from fada_tf.config.recipe import checkpoint_stage
         from fada_tf.data.classes import class_table
-        from fada_tf.models import build_segmentor
-        from fada_tf.training.checkpoints import load_segmentor_weights
+        from fada_tf.training.checkpoints import restore_segmentor
         from fada_tf.training.stages import evaluate_target
 
         table = class_table(config.data.classes)
-        segmentor = build_segmentor(config.model, table.num_classes, seed=config.run.seed)
         rows = []
         for path in paths:
             print(f"{path}:")
-            load_segmentor_weights(segmentor, str(path))
+            stage = checkpoint_stage(path, config)
+            segmentor = restore_segmentor(config, str(path))
             rows.append({"checkpoint": str(path)} | evaluate_target(
-                config, segmentor, table, _verbosity(), split=split, scales=scales, flip=flip))
+                config, segmentor, table, _verbosity(), split=split, stage=stage, scales=scales,
+                flip=flip))
     _write_csv(rows, csv_path)
     best = max(rows, key=lambda r: r["miou"])
     result = {"checkpoints": rows, "best": {"checkpoint": best["checkpoint"], "miou": best["miou"]},

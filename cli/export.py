@@ -100,13 +100,14 @@ def onnx_command(run_path, config_path, checkpoint, overrides, out_path, output,
     check_opset(opset)
     config, checkpoint = resolve_model(run_path, config_path, checkpoint, overrides)
     with work_on_stderr():
-        from fada_tf.export.metadata import export_metadata
+        from fada_tf.export.metadata import checkpoint_eval_size, export_metadata
         from fada_tf.export.onnx import export_onnx
         from fada_tf.export.verify import verification_sizes
         from fada_tf.training.checkpoints import restore_segmentor
 
         segmentor = restore_segmentor(config, checkpoint)
-        report = export_onnx(segmentor, out_path, sizes=verification_sizes(config.data.eval_size, size),
+        report = export_onnx(segmentor, config.model.normalization, out_path,
+                             sizes=verification_sizes(checkpoint_eval_size(config, checkpoint), size),
                              output=output, input_mode=input_mode, size=size, opset=opset,
                              dilations=dilations,
                              metadata=export_metadata(config, checkpoint, output, input_mode, size),
@@ -134,14 +135,14 @@ def savedmodel_command(run_path, config_path, checkpoint, overrides, out_path, o
     tolerances = _check_tolerances(tolerance, min_agreement)
     config, checkpoint = resolve_model(run_path, config_path, checkpoint, overrides)
     with work_on_stderr():
-        from fada_tf.export.metadata import export_metadata
+        from fada_tf.export.metadata import checkpoint_eval_size, export_metadata
         from fada_tf.export.savedmodel import export_savedmodel
         from fada_tf.export.verify import verification_sizes
         from fada_tf.training.checkpoints import restore_segmentor
 
         segmentor = restore_segmentor(config, checkpoint)
-        report = export_savedmodel(segmentor, out_path,
-                                   sizes=verification_sizes(config.data.eval_size, size),
+        report = export_savedmodel(segmentor, config.model.normalization, out_path,
+                                   sizes=verification_sizes(checkpoint_eval_size(config, checkpoint), size),
                                    output=output, input_mode=input_mode, size=size,
                                    metadata=export_metadata(config, checkpoint, output, input_mode, size),
                                    **tolerances)

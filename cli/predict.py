@@ -28,8 +28,8 @@ def predict(inputs, out_dir, run_path, config_path, checkpoint, onnx_path, mst, 
             overrides, as_json):
     """Segment images: colour-coded masks in the dataset's palette, overlays and train-ID maps.
 
-    Each image is resized to data.eval_size like an evaluation image and predicted at its own
-    resolution. A folder stands for the .png/.jpg images directly inside it. With --onnx the
+    Each image is resized to the evaluation size like an evaluation image and predicted at its
+    own resolution. A folder stands for the .png/.jpg images directly inside it. With --onnx the
     exported model's metadata gives the classes, palette, input size and normalisation
     (single scale only).
 
@@ -76,17 +76,17 @@ def predict(inputs, out_dir, run_path, config_path, checkpoint, onnx_path, mst, 
 
 def _keras_segmenter(config, checkpoint, scales, flip):
     """(class table, image -> labels) of a trained segmentor, as in evaluation."""
-    import tensorflow as tf
-
+    from fada_tf.config.recipe import checkpoint_stage, eval_size
     from fada_tf.data.classes import class_table
-    from fada_tf.data.pipeline import normalize
+    from fada_tf.data.pipeline import evaluation_image
     from fada_tf.evaluation.evaluate import predict_labels
     from fada_tf.training.checkpoints import restore_segmentor
 
     segmentor = restore_segmentor(config, checkpoint)
+    size = eval_size(config, checkpoint_stage(checkpoint, config))
 
     def segment(image):
-        batch = normalize(tf.image.resize(image[None], config.data.eval_size, method="bilinear"))
+        batch = evaluation_image(image, size, config.model.normalization)[None]
         return predict_labels(segmentor, batch, image.shape[:2], scales, flip)[0].numpy()
 
     return class_table(config.data.classes), segment

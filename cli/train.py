@@ -21,9 +21,12 @@ STAGE_TITLES = {"source": "source-only", "adapt": "FADA", "distill": "self-disti
               help="Run directory to create (default: runs/<date-time>).")
 @click.option("--resume", "resume_path", type=click.Path(file_okay=False), default=None,
               help="Continue the interrupted run in this directory from its newest checkpoint.")
+@click.option("--plan", is_flag=True,
+              help="Print what every stage will do (initialisation, schedule, augmentation, "
+                   "sampler, evaluation size) and exit without training.")
 @runtime_options
 @json_option
-def train(config_path, overrides, output, resume_path, strategy, precision, jit, as_json):
+def train(config_path, overrides, output, resume_path, plan, strategy, precision, jit, as_json):
     """Train on the labelled source domain, then adapt to the target domain with FADA.
 
     Runs the stages in run.stages (source, adapt), evaluates target-domain mIoU after each
@@ -38,10 +41,16 @@ def train(config_path, overrides, output, resume_path, strategy, precision, jit,
         fada-tf train --set adapt.encoding=hard --set run.seed=1 --output runs/hard
         fada-tf train --config configs/gta5_to_cityscapes_r101.yaml --strategy mirrored --json
         fada-tf train --resume runs/demo
+        fada-tf train --config configs/gta5_to_cityscapes_r101.yaml --plan
     """
     from fada_tf.config import load_config
 
     runtime = runtime_overrides(strategy, precision, jit)
+    if plan:
+        if resume_path:
+            raise FadaError("--plan shows a config's recipe: give --config, not --resume")
+        _print_plan(config_path, load_config(config_path, list(overrides) + runtime), as_json)
+        return
     if resume_path:
         if config_path or overrides or output:
             raise FadaError("--resume continues a run with its own config.yaml: drop --config, "
@@ -57,7 +66,7 @@ def train(config_path, overrides, output, resume_path, strategy, precision, jit,
         from fada_tf.training.run_dir import RunDir
         from fada_tf.training.stages import run_training
 
-        check_data(config.data)
+        check_data(config)
         if resume_path:
             run = RunDir.open(worker_path(distribution, resume_path))
         else:
@@ -68,6 +77,13 @@ def train(config_path, overrides, output, resume_path, strategy, precision, jit,
     result = {"run_dir": str(run.path), "replicas": distribution.num_replicas_in_sync,
               "stages": metrics["stages"]}
     emit(result, as_json, _report(result))
+
+
+def _print_plan(config_path, config, as_json: bool) -> None:
+    from fada_tf.config.plan import describe_plan, training_plan
+
+    plan = training_plan(config)
+    emit(plan, as_json, describe_plan(plan, config_path or "the built-in synthetic config"))
 
 
 def _resumed_config(resume_path: str, runtime: list[str]):

@@ -4,8 +4,9 @@ What ships is the discriminator-free segmentor (paper, end of section 3.2): at t
 is the DeepLabV2 network alone. The function wraps its ``"logits"`` output the way evaluation
 does (``fada_tf.evaluation.predict_labels``): logits upsampled bilinearly with corners aligned
 to the *input* size, then a softmax or an argmax. With ``input_mode="uint8"`` the graph takes
-RGB bytes and applies the training normalisation (``fada_tf.data.pipeline.normalize``, ImageNet
-mean/std) itself; with ``"float"`` it takes images already normalised that way.
+RGB bytes and applies the run's ``model.normalization`` (``fada_tf.data.pipeline.normalize``:
+channel order, scale, mean, std) itself; with ``"float"`` it takes images already normalised
+that way.
 
 Only operations that convert to ONNX are used: ``tf.compat.v1.image.resize(align_corners=True)``
 with a dynamic size and ``tf.argmax(output_type=tf.int32)`` do, ``keras.ops.image.resize`` with a
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from fada_tf.config.schema import NormalizationConfig
 from fada_tf.data.pipeline import normalize
 from fada_tf.export import INPUT_MODES, OUTPUT_MODES
 from fada_tf.models.resize import resize_bilinear
@@ -32,8 +34,8 @@ def input_spec(input_mode: str, size: tuple[int, int] | None = None) -> tf.Tenso
     return tf.TensorSpec([None, height, width, 3], dtype, name=INPUT_NAME)
 
 
-def deployable_function(segmentor, output: str = "probs", input_mode: str = "uint8",
-                        size: tuple[int, int] | None = None):
+def deployable_function(segmentor, normalization: NormalizationConfig, output: str = "probs",
+                        input_mode: str = "uint8", size: tuple[int, int] | None = None):
     """A ``tf.function`` image -> ``{output: tensor}`` at the input's height and width.
 
     ``output``: ``"logits"`` (N, H, W, K) float32, ``"probs"`` their softmax over K, or
@@ -45,7 +47,7 @@ def deployable_function(segmentor, output: str = "probs", input_mode: str = "uin
 
     @tf.function(input_signature=[spec])
     def segment(image):
-        x = normalize(image) if input_mode == "uint8" else image
+        x = normalize(image, normalization) if input_mode == "uint8" else image
         logits = resize_bilinear(segmentor(x, training=False)["logits"], tf.shape(image)[1:3])
         if output == "logits":
             return {"logits": logits}

@@ -14,15 +14,26 @@ import yaml
 import fada_tf
 from fada_tf.config import Config, to_dict
 from fada_tf.data.classes import IGNORE_LABEL, class_table
-from fada_tf.data.pipeline import IMAGENET_MEAN, IMAGENET_STD
+from fada_tf.config.recipe import checkpoint_stage, eval_size, final_stage
+
+
+def checkpoint_eval_size(config: Config, checkpoint: str | Path) -> list[int]:
+    """The evaluation size of the network in ``checkpoint`` (the stage that wrote it)."""
+    return eval_size(config, checkpoint_stage(checkpoint, config))
 
 
 def export_metadata(config: Config, checkpoint: str | Path, output: str, input_mode: str,
                     size: tuple[int, int] | None) -> dict[str, str]:
     """Class names and palette, normalisation, sizes, the modes and the source config."""
     table = class_table(config.data.classes)
-    normalization = {"layout": "NHWC RGB", "scale": 1 / 255, "mean": list(IMAGENET_MEAN),
-                     "std": list(IMAGENET_STD), "inside_graph": input_mode == "uint8"}
+    norm = config.model.normalization
+    # x = (image[..., channels] * scale - mean) / std, image being NHWC RGB bytes.
+    normalization = {"layout": "NHWC RGB", "channels": [2, 1, 0] if norm.to_bgr255 else [0, 1, 2],
+                     "scale": 1.0 if norm.to_bgr255 else 1 / 255, "mean": list(norm.mean),
+                     "std": list(norm.std), "inside_graph": input_mode == "uint8"}
+    stage = checkpoint_stage(checkpoint, config) or final_stage(config)
+    training = getattr(config, stage)
+    stream = training.target_images if stage == "distill" else training.source_images
     return {
         "class_names": json.dumps(list(table.names)),
         "palette": json.dumps([list(c) for c in table.colours]),
@@ -31,8 +42,8 @@ def export_metadata(config: Config, checkpoint: str | Path, output: str, input_m
         "input": input_mode,
         "output": output,
         "size": json.dumps(list(size) if size is not None else None),
-        "training_size": json.dumps(list(config.data.source.crop)),
-        "eval_size": json.dumps(list(config.data.eval_size)),
+        "training_size": json.dumps(list(stream.crop or stream.resize)),
+        "eval_size": json.dumps(eval_size(config, stage)),
         "backbone": config.model.backbone,
         "checkpoint": Path(checkpoint).name,
         "config": yaml.safe_dump(to_dict(config), sort_keys=False),

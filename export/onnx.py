@@ -25,7 +25,7 @@ from fada_tf.export.verify import check_parity
 DIM_NAMES = ("batch", "height", "width")
 
 
-def convert(segmentor, *, output: str = "probs", input_mode: str = "uint8", size=None,
+def convert(segmentor, normalization, *, output: str = "probs", input_mode: str = "uint8", size=None,
             opset: int = DEFAULT_OPSET, dilations: str = "native",
             metadata: dict[str, str] | None = None) -> onnx.ModelProto:
     """The deployable function as an ONNX model (in memory).
@@ -36,7 +36,7 @@ def convert(segmentor, *, output: str = "probs", input_mode: str = "uint8", size
     check_opset(opset)
     if dilations not in DILATIONS:
         raise FadaError(f"dilations must be one of {', '.join(DILATIONS)}, got {dilations!r}")
-    function = deployable_function(segmentor, output, input_mode, size)
+    function = deployable_function(segmentor, normalization, output, input_mode, size)
     model, _ = tf2onnx.convert.from_function(
         function, input_signature=function.input_signature, opset=opset,
         custom_rewriter=[native_dilations] if dilations == "native" else None)
@@ -88,7 +88,7 @@ def _name_dynamic_dims(model: onnx.ModelProto) -> None:
                 dim.dim_param = name
 
 
-def export_onnx(segmentor, path: str | Path, *, sizes, output: str = "probs",
+def export_onnx(segmentor, normalization, path: str | Path, *, sizes, output: str = "probs",
                 input_mode: str = "uint8", size=None, opset: int = DEFAULT_OPSET,
                 dilations: str = "native", metadata: dict[str, str] | None = None,
                 **tolerances) -> dict:
@@ -102,7 +102,7 @@ def export_onnx(segmentor, path: str | Path, *, sizes, output: str = "probs",
         raise FadaError(f"--out {path} is a directory; give a file name such as model.onnx")
     if not path.parent.is_dir():
         raise FadaError(f"--out {path}: folder {path.parent} does not exist")
-    model = convert(segmentor, output=output, input_mode=input_mode, size=size, opset=opset,
+    model = convert(segmentor, normalization, output=output, input_mode=input_mode, size=size, opset=opset,
                     dilations=dilations, metadata=metadata)
     try:
         onnx.checker.check_model(model, full_check=True)
@@ -113,7 +113,7 @@ def export_onnx(segmentor, path: str | Path, *, sizes, output: str = "probs",
         partial.write_bytes(model.SerializeToString())
         session = create_session(str(partial))
         parity = check_parity(lambda images: session.run(None, {INPUT_NAME: images})[0], segmentor,
-                              output=output, input_mode=input_mode, sizes=sizes,
+                              normalization, output=output, input_mode=input_mode, sizes=sizes,
                               what="ONNX Runtime", **tolerances)
         os.replace(partial, path)
     finally:

@@ -1,6 +1,6 @@
 """Segment images with an exported ONNX model, guided only by the metadata it carries.
 
-The image is resized (bilinear) to the model's working size — its fixed ``size``, else the
+The image is resized (PIL bicubic, as evaluation resizes) to the model's working size — its fixed ``size``, else the
 ``eval_size`` it was evaluated at — and normalised as the metadata says when the graph does
 not do it; the model's output is brought back to the image's resolution (probabilities and
 logits bilinearly, labels by nearest neighbour) before the argmax.
@@ -40,11 +40,13 @@ class OnnxSegmenter:
     def predict(self, image: np.ndarray) -> np.ndarray:
         """(H, W) int train IDs of an (H, W, 3) uint8 RGB image."""
         height, width = image.shape[:2]
-        resized = np.asarray(Image.fromarray(image).resize(self.size[::-1], Image.BILINEAR))
+        resized = np.asarray(Image.fromarray(image).resize(self.size[::-1], Image.BICUBIC))
         batch = resized[None]
         if self.input_mode == "float":
             n = self.normalization
-            batch = ((batch * n["scale"] - np.asarray(n["mean"])) / np.asarray(n["std"])).astype(np.float32)
+            channels = n.get("channels", [0, 1, 2])
+            batch = ((batch[..., channels] * n["scale"] - np.asarray(n["mean"])) / np.asarray(n["std"]))
+            batch = batch.astype(np.float32)
         out = self.session.run(None, {self.input_name: batch})[0][0]
         if self.output == "labels":
             return np.asarray(Image.fromarray(out.astype(np.uint8)).resize((width, height), Image.NEAREST))

@@ -26,7 +26,7 @@ ENDPOINT = "serve"
 METADATA_FILE = Path("assets.extra") / "fada_tf.json"
 
 
-def export_savedmodel(segmentor, directory: str | Path, *, sizes, output: str = "probs",
+def export_savedmodel(segmentor, normalization, directory: str | Path, *, sizes, output: str = "probs",
                       input_mode: str = "uint8", size=None, metadata: dict[str, str] | None = None,
                       **tolerances) -> dict:
     """Write ``directory`` (which must not exist yet or be empty) and verify it against Keras.
@@ -39,7 +39,7 @@ def export_savedmodel(segmentor, directory: str | Path, *, sizes, output: str = 
                         "remove it or choose another --out")
     if not directory.parent.is_dir():
         raise FadaError(f"--out {directory}: folder {directory.parent} does not exist")
-    function = deployable_function(segmentor, output, input_mode, size)
+    function = deployable_function(segmentor, normalization, output, input_mode, size)
     # The endpoint tracks the variables it uses; tracking the model as well stores every
     # variable twice (measured: a SavedModel twice the size of the weights).
     archive = keras.export.ExportArchive()
@@ -52,7 +52,7 @@ def export_savedmodel(segmentor, directory: str | Path, *, sizes, output: str = 
         (partial / METADATA_FILE).write_text(json.dumps(metadata or {}, indent=2) + "\n")
         serve = tf.saved_model.load(str(partial)).signatures["serving_default"]
         parity = check_parity(lambda images: serve(image=tf.constant(images))[output].numpy(),
-                              segmentor, output=output, input_mode=input_mode, sizes=sizes,
+                              segmentor, normalization, output=output, input_mode=input_mode, sizes=sizes,
                               what="the SavedModel", **tolerances)
         if directory.exists():
             directory.rmdir()

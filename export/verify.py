@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from fada_tf.data.pipeline import IMAGENET_MEAN, IMAGENET_STD
+from fada_tf.config.schema import NormalizationConfig
 from fada_tf.errors import FadaError
 from fada_tf.export import DEFAULT_MIN_AGREEMENT, DEFAULT_TOLERANCE
 from fada_tf.models.resize import resize_bilinear
@@ -29,21 +29,24 @@ def verification_sizes(eval_size, size=None) -> list[tuple[int, int]]:
     return [(height, width), (height // 2 + 3, width // 2 + 5)]
 
 
-def normalize_numpy(images: np.ndarray) -> np.ndarray:
-    """uint8 RGB -> float32 ImageNet-normalised, as ``fada_tf.data.pipeline.normalize``."""
-    mean, std = np.float32(IMAGENET_MEAN), np.float32(IMAGENET_STD)
-    return ((images.astype(np.float32) / np.float32(255.0)) - mean) / std
+def normalize_numpy(images: np.ndarray, norm: NormalizationConfig) -> np.ndarray:
+    """uint8 RGB -> float32 network input, as ``fada_tf.data.pipeline.normalize``."""
+    x = images.astype(np.float32)
+    x = x[..., ::-1] if norm.to_bgr255 else x / np.float32(255.0)
+    return (x - np.float32(norm.mean)) / np.float32(norm.std)
 
 
-def random_images(rng: np.random.Generator, batch: int, size, input_mode: str) -> np.ndarray:
+def random_images(rng: np.random.Generator, batch: int, size, input_mode: str,
+                  norm: NormalizationConfig) -> np.ndarray:
     """Random RGB bytes, or the same normalised for a float-input graph."""
     images = rng.integers(0, 256, (batch, *size, 3), dtype=np.uint8)
-    return images if input_mode == "uint8" else normalize_numpy(images)
+    return images if input_mode == "uint8" else normalize_numpy(images, norm)
 
 
-def reference_logits(segmentor, images: np.ndarray, input_mode: str) -> np.ndarray:
+def reference_logits(segmentor, images: np.ndarray, input_mode: str,
+                     norm: NormalizationConfig) -> np.ndarray:
     """The Keras segmentor's logits at the images' size (what evaluation computes)."""
-    x = normalize_numpy(images) if input_mode == "uint8" else images
+    x = normalize_numpy(images, norm) if input_mode == "uint8" else images
     logits = segmentor(x, training=False)["logits"]
     return np.asarray(resize_bilinear(logits, images.shape[1:3]))
 
@@ -62,7 +65,8 @@ def compare(reference: np.ndarray, produced: np.ndarray, output: str) -> tuple[f
     return float(np.abs(probs - expected).max()), float(np.mean(probs.argmax(-1) == expected.argmax(-1)))
 
 
-def check_parity(run: Callable[[np.ndarray], np.ndarray], segmentor, *, output: str,
+def check_parity(run: Callable[[np.ndarray], np.ndarray], segmentor,
+                 normalization: NormalizationConfig, *, output: str,
                  input_mode: str, sizes, tolerance: float = DEFAULT_TOLERANCE,
                  min_agreement: float = DEFAULT_MIN_AGREEMENT, what: str = "export",
                  seed: int = 0) -> dict:
@@ -74,13 +78,14 @@ def check_parity(run: Callable[[np.ndarray], np.ndarray], segmentor, *, output: 
     rng = np.random.default_rng(seed)
     diffs, agreements = [], []
     for size in sizes:
-        images = random_images(rng, IMAGES_PER_SIZE, size, input_mode)
+        images = random_images(rng, IMAGES_PER_SIZE, size, input_mode, normalization)
         produced = np.asarray(run(images))
         expected_shape = (IMAGES_PER_SIZE, *size) + (() if output == "labels" else (produced.shape[-1],))
         if produced.shape != expected_shape:
             raise FadaError(f"{what}: output shape {produced.shape} at input size {size}, "
                             f"expected {expected_shape}")
-        diff, agreement = compare(reference_logits(segmentor, images, input_mode), produced, output)
+        diff, agreement = compare(reference_logits(segmentor, images, input_mode, normalization),
+                                  produced, output)
         diffs.append(diff)
         agreements.append(agreement)
     result = {"sizes": [list(s) for s in sizes], "images": IMAGES_PER_SIZE * len(sizes),

@@ -10,10 +10,10 @@ import pytest
 from raw_fixtures import decode_red, write_cityscapes, write_crosscity, write_gta5, write_synthia
 
 from fada_tf.config import load_config
-from fada_tf.data.datasets import check_data, split_pairs, training_batches, training_pairs
-from fada_tf.data.pipeline import IMAGENET_MEAN, IMAGENET_STD
+from fada_tf.config.schema import NormalizationConfig
+from fada_tf.data.datasets import check_data, split_pairs, stage_batches, training_pairs
 from fada_tf.data.prepare import PrepareOptions, prepare
-from fada_tf.data.sampler import sub_epoch
+from fada_tf.data.sampler import class_balanced_list
 from fada_tf.errors import ConfigError, FadaError
 
 # Cityscapes train ID -> synthia16 index, written out from the paper's class list.
@@ -35,10 +35,17 @@ def data(tmp_path_factory):
     return root, found
 
 
-def config(root, classes="cityscapes19", source="gta5", target="cityscapes", *extra):
+IMAGENET = NormalizationConfig()
+
+
+def experiment(root, classes="cityscapes19", source="gta5", target="cityscapes", *extra):
     return load_config(None, [f"data.classes={classes}", f"data.source.dataset={source}",
                               f"data.source.root={root / source}", f"data.target.dataset={target}",
-                              f"data.target.root={root / target}", *extra]).data
+                              f"data.target.root={root / target}", *extra])
+
+
+def config(root, *args):
+    return experiment(root, *args).data
 
 
 def test_split_pairs_are_the_prepared_pairs_in_order_from_png_and_tfrecord(data):
@@ -66,12 +73,13 @@ def test_a_16_class_experiment_reads_cityscapes_with_the_other_classes_ignored(d
 
 def test_augmented_crops_and_flips_keep_image_and_label_aligned(data):
     root, found = data
-    cfg = config(root, "cityscapes19", "gta5", "cityscapes", "data.source.resize=[24, 32]",
-                 "data.source.crop=[16, 24]", "data.source.flip=true")
+    cfg = experiment(root, "cityscapes19", "gta5", "cityscapes", "source.source_images.resize=[24, 32]",
+                     "source.source_images.crop=[16, 24]", "source.source_images.flip=0.5",
+                     "source.batch_size=4")
     labels = [train for _, train in found["gta5"].values()]
     flipped = plain = 0
-    for images, batch_labels in training_batches(cfg, "source", 4, seed=0, labelled=True).take(6):
-        red = images.numpy()[..., 0] * IMAGENET_STD[0] * 255 + IMAGENET_MEAN[0] * 255
+    for images, batch_labels in stage_batches(cfg, "source", "source", seed=0).take(6):
+        red = images.numpy()[..., 0] * IMAGENET.std[0] * 255 + IMAGENET.mean[0] * 255
         np.testing.assert_array_equal(decode_red(red), batch_labels.numpy())
         for crop in batch_labels.numpy():
             windows = [[lab[r:r + 16, c:c + 24] for r in range(9) for c in range(9)] for lab in labels]
@@ -91,24 +99,28 @@ def test_shuffled_stream_visits_every_image_once_per_pass(data):
         assert stream == again
 
 
-def test_class_balanced_stream_follows_the_sampler(data):
+def test_class_balanced_stream_draws_from_the_sampler_list(data):
     root, found = data
-    cfg = config(root, "cityscapes19", "gta5", "cityscapes", "data.source.class_balanced=true")
-    stats = json.loads((root / "gta5" / "class_stats.json").read_text())["splits"]["train"]
-    order = sub_epoch(np.array(stats), seed=7, index=0)[0][:20]
+    cfg = config(root, "cityscapes19", "gta5", "cityscapes")
+    stats = np.array(json.loads((root / "gta5" / "class_stats.json").read_text())["splits"]["train"])
+    drawn = class_balanced_list(stats > 0, 3000, np.random.RandomState(7))
     names = sorted(found["gta5"])
-    for (image, _), index in zip(training_pairs(cfg, "source", 7, True).take(20).as_numpy_iterator(), order):
-        np.testing.assert_array_equal(image, found["gta5"][names[index]][0])
+    # The stream is the list in a shuffled order: the same images as often as the list has them.
+    images = [image for image, _ in training_pairs(cfg, "source", 7, True, class_balanced_draws=3000)
+              .take(len(drawn)).as_numpy_iterator()]
+    counts = [sum(np.array_equal(image, found["gta5"][name][0]) for image in images) for name in names]
+    assert counts == np.bincount(drawn, minlength=len(names)).tolist()
 
 
 def test_an_unlabelled_target_split_feeds_adaptation(data):
     root, _ = data
-    cfg = config(root, "crosscity13", "cityscapes", "crosscity", "data.target.resize=[24, 32]",
-                 "data.target.crop=[16, 16]", "data.source.train_split=train")
-    images = next(iter(training_batches(cfg, "target", 2, seed=0, labelled=False)))
+    cfg = experiment(root, "crosscity13", "cityscapes", "crosscity", "adapt.target_images.resize=[24, 32]",
+                     "adapt.target_images.crop=[16, 16]", "data.source.train_split=train",
+                     "adapt.batch_size=2")
+    images = next(iter(stage_batches(cfg, "adapt", "target", seed=0)))
     assert images.shape == (2, 16, 16, 3)
     with pytest.raises(FadaError, match=r"split train of .*crosscity has no labels"):
-        split_pairs(cfg, "target", "train")
+        split_pairs(cfg.data, "target", "train")
 
 
 def test_config_mistakes_say_what_to_run_or_set(data, tmp_path):
@@ -139,22 +151,23 @@ def test_config_mistakes_say_what_to_run_or_set(data, tmp_path):
 
 def test_class_balanced_sampling_is_refused_where_it_cannot_work(data):
     root, _ = data
-    cfg = config(root, "cityscapes19", "gta5", "cityscapes", f"data.source.root={root / 'gta5_tfrecord'}",
-                 "data.source.class_balanced=true")
+    cfg = config(root, "cityscapes19", "gta5", "cityscapes", f"data.source.root={root / 'gta5_tfrecord'}")
     with pytest.raises(FadaError, match="prepare the dataset with --format png"):
-        training_pairs(cfg, "source", 0, True)
+        training_pairs(cfg, "source", 0, True, class_balanced_draws=3000)
     with pytest.raises(FadaError, match="needs a prepared dataset, not synthetic data"):
-        training_pairs(load_config(None, ["data.source.class_balanced=true"]).data, "source", 0, True)
-    with pytest.raises(ConfigError, match="data.target.class_balanced must be false"):
-        load_config(None, ["data.target.class_balanced=true"])
+        training_pairs(load_config(None).data, "source", 0, True, class_balanced_draws=3000)
+    with pytest.raises(ConfigError, match="adapt.target_images.class_balanced must be false"):
+        load_config(None, ["adapt.target_images.class_balanced=true"])
 
 
 def test_check_data_finds_every_problem_a_run_would_meet_later(data):
     root, _ = data
-    check_data(config(root, "cityscapes19", "gta5", "cityscapes", "data.target.val_split=val"))
-    check_data(load_config(None).data)   # synthetic: nothing to check
+    check_data(experiment(root, "cityscapes19", "gta5", "cityscapes", "data.target.val_split=val"))
+    check_data(load_config(None))   # synthetic: nothing to check
     with pytest.raises(FadaError, match=r"has no split 'test'"):
-        check_data(config(root, "cityscapes19", "gta5", "cityscapes", "data.target.val_split=test"))
+        check_data(experiment(root, "cityscapes19", "gta5", "cityscapes", "data.target.val_split=test"))
     with pytest.raises(FadaError, match="prepare the dataset with --format png"):
-        check_data(config(root, "cityscapes19", "gta5", "cityscapes", f"data.source.root={root / 'gta5_tfrecord'}",
-                          "data.source.class_balanced=true"))
+        check_data(experiment(root, "cityscapes19", "gta5", "cityscapes", f"data.source.root={root / 'gta5_tfrecord'}",
+                              "adapt.source_images.class_balanced=true"))
+    with pytest.raises(FadaError, match="needs a prepared dataset, not synthetic data"):
+        check_data(load_config(None, ["source.source_images.class_balanced=true"]))

@@ -10,7 +10,7 @@ from fada_tf.adaptation.pseudo_labels import (hard_pseudo_labels, pseudo_labelle
 from fada_tf.config import load_config
 from fada_tf.data.classes import class_table
 from fada_tf.data.datasets import split_pairs
-from fada_tf.data.pipeline import normalize
+from fada_tf.data.pipeline import evaluation_image
 from fada_tf.errors import FadaError
 from fada_tf.evaluation import predict_probabilities
 from fada_tf.evaluation.label_files import read_label_png
@@ -21,8 +21,8 @@ from fada_tf.training.stages import run_training
 SMALL = ["model.tiny_width=4", "data.synthetic.source_images=6", "data.synthetic.target_train_images=5",
          "data.synthetic.target_val_images=3", "data.synthetic.height=32", "data.synthetic.width=48",
          "data.eval_size=[32, 48]", "data.eval_batch_size=2", "data.target.val_split=val",
-         "data.target.resize=[32, 48]",
-         "data.target.crop=[32, 48]", "data.source.resize=[32, 48]", "data.source.crop=[32, 48]",
+         *[f"{stream}={{resize: [32, 48], crop: [32, 48]}}" for stream in (
+             "source.source_images", "adapt.source_images", "adapt.target_images", "distill.target_images")],
          "source.steps=3", "source.batch_size=2", "distill.steps=3", "distill.batch_size=2",
          "run.log_every=3", "run.checkpoint_every=0"]
 
@@ -42,7 +42,8 @@ def test_pseudo_labels_are_the_teachers_confident_predictions(tmp_path, scales, 
     stats = write_pseudo_labels(teacher, config, table, tmp_path / "pseudo", verbose=0)
 
     images, labels = zip(*split_pairs(config.data, "target", "train").as_numpy_iterator())
-    probabilities = predict_probabilities(teacher, normalize(np.stack(images)), (32, 48), scales, flip).numpy()
+    inputs = np.stack([evaluation_image(image, (32, 48), config.model.normalization) for image in images])
+    probabilities = predict_probabilities(teacher, inputs, (32, 48), scales, flip).numpy()
     expected = np.where(probabilities.max(-1) < threshold, 255, probabilities.argmax(-1))
     saved = np.stack([read_label_png(tmp_path / "pseudo" / f"{i:05d}.png") for i in range(5)])
     assert stats["num_images"] == 5 and len(list((tmp_path / "pseudo").glob("*.png"))) == 5
@@ -71,7 +72,8 @@ def test_distill_without_a_teacher_is_an_error(tmp_path):
 @pytest.mark.parametrize("init", ["model", "teacher"])
 def test_a_run_with_a_distill_stage_trains_a_student_on_pseudo_labels(tmp_path, init):
     config = load_config(None, [*SMALL, "run.stages=[source, distill]", f"distill.student_init={init}",
-                                "distill.optimizer.learning_rate=0.0", "model.freeze_bn=true"])
+                                "distill.optimizer.learning_rate=0.0", "model.freeze_bn=true",
+                                "distill.freeze_bn=true"])
     run = RunDir.create(tmp_path / "run", config)
     metrics = run_training(config, run, verbose=0)
     assert set(metrics["stages"]) == {"source", "distill"}

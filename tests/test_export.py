@@ -22,6 +22,7 @@ from PIL import Image
 
 from fada_tf.cli.main import cli
 from fada_tf.config import load_config, to_dict
+from fada_tf.config.schema import NormalizationConfig
 from fada_tf.data.classes import class_table
 from fada_tf.export import runtime
 from fada_tf.export.metadata import export_metadata
@@ -32,6 +33,7 @@ from fada_tf.models.resize import resize_bilinear
 from fada_tf.training.run_dir import RunDir
 
 MEAN, STD = np.float32([0.485, 0.456, 0.406]), np.float32([0.229, 0.224, 0.225])
+NORM = NormalizationConfig()
 VERIFY_SIZES = [(64, 128), (35, 69)]
 TINY = ["model.tiny_width=4"]
 
@@ -69,7 +71,7 @@ def onnx_files(config, segmentor, tmp_path_factory):
         if (output, input_mode) not in made:
             path = folder / f"{output}_{input_mode}.onnx"
             metadata = export_metadata(config, "w.weights.h5", output, input_mode, None)
-            made[output, input_mode] = (path, export_onnx(segmentor, path, sizes=VERIFY_SIZES, output=output,
+            made[output, input_mode] = (path, export_onnx(segmentor, NORM, path, sizes=VERIFY_SIZES, output=output,
                                                           input_mode=input_mode, metadata=metadata))
         return made[output, input_mode]
     return get
@@ -147,8 +149,8 @@ def test_dilated_convolutions_become_native_convs_with_the_same_outputs(segmento
         return sorted(max(a.ints) for n in model.graph.node if n.op_type == "Conv"
                       for a in n.attribute if a.name == "dilations" and max(a.ints) > 1)
 
-    native = convert(segmentor, output="logits", input_mode="float")
-    tf2onnx_own = convert(segmentor, output="logits", input_mode="float", dilations="space-to-depth")
+    native = convert(segmentor, NORM, output="logits", input_mode="float")
+    tf2onnx_own = convert(segmentor, NORM, output="logits", input_mode="float", dilations="space-to-depth")
     # The tiny backbone: layer3 two convs at dilation 2, layer4 two at 4; ASPP 6, 12, 18, 24.
     assert dilations(native) == [2, 2, 4, 4, 6, 12, 18, 24]
     assert "SpaceToDepth" not in ops(native) and "SpaceToDepth" in ops(tf2onnx_own)
@@ -160,7 +162,7 @@ def test_dilated_convolutions_become_native_convs_with_the_same_outputs(segmento
 
 @pytest.mark.parametrize("opset", [11, 18])
 def test_oldest_and_newest_supported_opsets_export_and_verify(segmentor, tmp_path, opset):
-    report = export_onnx(segmentor, tmp_path / "m.onnx", sizes=VERIFY_SIZES, opset=opset)
+    report = export_onnx(segmentor, NORM, tmp_path / "m.onnx", sizes=VERIFY_SIZES, opset=opset)
     assert report["verification"]["max_prob_diff"] < 1e-4
     model = onnx.load(str(tmp_path / "m.onnx"))
     assert next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) == opset
@@ -168,7 +170,7 @@ def test_oldest_and_newest_supported_opsets_export_and_verify(segmentor, tmp_pat
 
 def test_size_fixes_height_and_width_but_not_the_batch(segmentor, tmp_path):
     path = tmp_path / "fixed.onnx"
-    report = export_onnx(segmentor, path, sizes=[(40, 56)], output="probs", size=(40, 56))
+    report = export_onnx(segmentor, NORM, path, sizes=[(40, 56)], output="probs", size=(40, 56))
     assert report["size"] == [40, 56] and report["verification"]["sizes"] == [[40, 56]]
     dims = [d.dim_param or d.dim_value for d in onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["batch", 40, 56, 3]
@@ -181,7 +183,7 @@ def test_size_fixes_height_and_width_but_not_the_batch(segmentor, tmp_path):
 def test_metadata_describes_classes_normalisation_and_source(config, segmentor, tmp_path):
     path = tmp_path / "meta.onnx"
     metadata = export_metadata(config, "runs/x/checkpoints/adapt-000005.weights.h5", "labels", "uint8", None)
-    export_onnx(segmentor, path, sizes=VERIFY_SIZES, output="labels", metadata=metadata)
+    export_onnx(segmentor, NORM, path, sizes=VERIFY_SIZES, output="labels", metadata=metadata)
     props = ort.InferenceSession(str(path)).get_modelmeta().custom_metadata_map
     table = class_table("synthetic")
     assert json.loads(props["class_names"]) == list(table.names)
@@ -195,10 +197,28 @@ def test_metadata_describes_classes_normalisation_and_source(config, segmentor, 
     assert yaml.safe_load(props["config"]) == to_dict(config)
 
 
+def test_caffe_bgr_normalisation_is_applied_in_the_graph_and_described(config, segmentor, tmp_path):
+    """A VGG-16 paper config feeds BGR 0..255 minus the Caffe mean (model.normalization): the
+    uint8 graph must compute exactly that (the expected logits normalise in numpy here)."""
+    caffe = load_config(None, [*TINY, "model.normalization={mean: [103.939, 116.779, 123.68], "
+                                      "std: [1, 1, 1], to_bgr255: true}"])
+    norm = caffe.model.normalization
+    path = tmp_path / "bgr.onnx"
+    export_onnx(segmentor, norm, path, sizes=VERIFY_SIZES, output="logits",
+                metadata=export_metadata(caffe, "adapt-000005.weights.h5", "logits", "uint8", None))
+    images = random_bytes((2, 33, 47, 3), seed=5)
+    bgr = (images[..., ::-1].astype(np.float32) - np.float32(norm.mean)) / np.float32(norm.std)
+    expected = resize_bilinear(segmentor(bgr, training=False)["logits"], (33, 47)).numpy()
+    np.testing.assert_allclose(run_onnx(path, images), expected, atol=1e-4)
+    props = ort.InferenceSession(str(path)).get_modelmeta().custom_metadata_map
+    described = json.loads(props["normalization"])
+    assert (described["channels"], described["scale"], described["mean"]) == ([2, 1, 0], 1.0, norm.mean)
+
+
 def test_savedmodel_serving_signature_matches_keras(segmentor, config, tmp_path):
     out = tmp_path / "saved"
     metadata = export_metadata(config, "w.weights.h5", "probs", "uint8", None)
-    report = export_savedmodel(segmentor, out, sizes=VERIFY_SIZES, output="probs", metadata=metadata)
+    report = export_savedmodel(segmentor, NORM, out, sizes=VERIFY_SIZES, output="probs", metadata=metadata)
     assert report["verification"]["max_prob_diff"] < 1e-4
     assert json.loads((out / METADATA_FILE).read_text()) == metadata
     assert [p.name for p in tmp_path.iterdir()] == ["saved"]
@@ -214,7 +234,7 @@ def test_savedmodel_serving_signature_matches_keras(segmentor, config, tmp_path)
 
 def test_savedmodel_labels_from_float_input(segmentor, tmp_path):
     out = tmp_path / "saved_labels"
-    export_savedmodel(segmentor, out, sizes=[(32, 48)], output="labels", input_mode="float", size=(32, 48))
+    export_savedmodel(segmentor, NORM, out, sizes=[(32, 48)], output="labels", input_mode="float", size=(32, 48))
     serve = tf.saved_model.load(str(out)).signatures["serving_default"]
     images = random_bytes((2, 32, 48, 3), seed=6)
     labels = serve(image=tf.constant(normalized(images)))["labels"].numpy()
@@ -226,13 +246,13 @@ def test_failed_verification_writes_nothing(segmentor, tmp_path, monkeypatch):
     import fada_tf.export.verify as verify
 
     monkeypatch.setattr(verify, "reference_logits",
-                        lambda seg, images, mode: np.random.default_rng(0).normal(size=(*images.shape[:3], 9)))
+                        lambda seg, images, mode, norm: np.random.default_rng(0).normal(size=(*images.shape[:3], 9)))
     from fada_tf.errors import FadaError
 
     with pytest.raises(FadaError, match="ONNX Runtime differs from Keras"):
-        export_onnx(segmentor, tmp_path / "bad.onnx", sizes=VERIFY_SIZES)
+        export_onnx(segmentor, NORM, tmp_path / "bad.onnx", sizes=VERIFY_SIZES)
     with pytest.raises(FadaError, match="the SavedModel differs from Keras"):
-        export_savedmodel(segmentor, tmp_path / "bad_saved", sizes=[(32, 48)])
+        export_savedmodel(segmentor, NORM, tmp_path / "bad_saved", sizes=[(32, 48)])
     assert list(tmp_path.iterdir()) == []
 
 
@@ -285,7 +305,7 @@ def test_cli_errors_are_one_line_and_leave_no_file(run_dir, tmp_path, args, mess
 def test_cli_verification_failure_is_an_error_and_leaves_no_file(run_dir, tmp_path, monkeypatch):
     import fada_tf.export.verify as verify
 
-    monkeypatch.setattr(verify, "reference_logits", lambda seg, images, mode: np.zeros((*images.shape[:3], 9)))
+    monkeypatch.setattr(verify, "reference_logits", lambda seg, images, mode, norm: np.zeros((*images.shape[:3], 9)))
     result = invoke("export", "onnx", "--run", str(run_dir.path), "--out", str(tmp_path / "m.onnx"))
     assert result.exit_code == 1
     assert "ONNX Runtime differs from Keras: largest probability difference" in result.stderr

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from fada_tf.config import Config
+from fada_tf.config.recipe import eval_size
 from fada_tf.data.classes import IGNORE_LABEL, ClassTable
 from fada_tf.data.datasets import pair_reader, split_pairs
 from fada_tf.data.pipeline import evaluation_dataset
@@ -38,15 +39,18 @@ def write_pseudo_labels(teacher: keras.Model, config: Config, table: ClassTable,
                         verbose: int = 1) -> dict:
     """Label ``data.target.train_split`` with ``teacher`` into ``folder/00000.png``, … (split order).
 
-    Images are resized to ``data.eval_size`` as for evaluation; pseudo labels have the
-    resolution of the split's label maps. Returns ``{"num_images", "ignored_fraction",
+    Images are resized to ``data.eval_size`` as for evaluating the teacher (the original runs
+    test.py with the adaptation config: 1024×512) and the teacher's logits are upsampled to
+    the resolution of the split's label maps before the argmax, so pseudo labels have full
+    resolution (train_with_sd.sh, test.py ``inference``). Returns ``{"num_images", "ignored_fraction",
     "quality"}``; ``quality`` is the mIoU of the pseudo labels against the split's own labels
     where the split has any (a diagnostic: the student never sees those labels; an ignored
     pseudo label counts as a miss).
     """
     cfg = config.distill
     split = config.data.target.train_split
-    data = evaluation_dataset(split_pairs(config.data, "target", split, labelled=False), config.data.eval_size,
+    data = evaluation_dataset(split_pairs(config.data, "target", split, labelled=False),
+                              eval_size(config, "adapt"), config.model.normalization,
                               config.data.eval_batch_size)
     scales = tuple(cfg.scales)
 

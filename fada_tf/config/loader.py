@@ -11,6 +11,7 @@ from typing import Any, Iterable, Literal
 
 import yaml
 
+from fada_tf.config.recipe import pretrained_kind
 from fada_tf.config.schema import Config
 from fada_tf.errors import ConfigError
 
@@ -40,13 +41,21 @@ def from_dict(raw: dict, source: str = "config") -> Config:
 def _check_values(config: Config, source: str) -> None:
     """Value rules the types cannot express: sizes are (height, width) pairs, counts positive."""
     pairs = {"data.eval_size": config.data.eval_size}
-    for domain in ("source", "target"):
-        d = getattr(config.data, domain)
-        pairs.update({f"data.{domain}.resize": d.resize, f"data.{domain}.crop": d.crop,
-                      f"data.{domain}.scale_range": d.scale_range})
+    for key, stream in image_streams(config).items():
+        pairs[f"{key}.scale_range"] = stream.scale_range
+        pairs.update({f"{key}.{name}": getattr(stream, name) for name in ("resize", "crop")
+                      if getattr(stream, name)})
+        _check_stream(stream, key, source)
+    if config.distill.eval_size:
+        pairs["distill.eval_size"] = config.distill.eval_size
     for key, value in pairs.items():
         if len(value) != 2 or min(value) <= 0:
             raise ConfigError(f"{source}: {key} must be two positive numbers, got {value}")
+    pretrained_kind(config.model.pretrained)
+    norm = config.model.normalization
+    if len(norm.mean) != 3 or len(norm.std) != 3 or min(norm.std) <= 0:
+        raise ConfigError(f"{source}: model.normalization needs three means and three positive "
+                          f"stds, got mean {norm.mean}, std {norm.std}")
     positive = {"source.steps": config.source.steps, "adapt.steps": config.adapt.steps,
                 "distill.steps": config.distill.steps, "source.batch_size": config.source.batch_size,
                 "distill.batch_size": config.distill.batch_size,
@@ -59,9 +68,10 @@ def _check_values(config: Config, source: str) -> None:
             raise ConfigError(f"{source}: {key} must be positive, got {value}")
     if not 0 < config.adapt.clip <= 1:
         raise ConfigError(f"{source}: adapt.clip must be in (0, 1], got {config.adapt.clip}")
-    if config.data.target.class_balanced:
-        raise ConfigError(f"{source}: data.target.class_balanced must be false: it would sample the "
-                          "target by its labels, which unsupervised adaptation must not use")
+    for key in ("adapt.target_images", "distill.target_images"):
+        if image_streams(config)[key].class_balanced:
+            raise ConfigError(f"{source}: {key}.class_balanced must be false: it would sample the "
+                              "target by its labels, which unsupervised adaptation must not use")
     if not 0 <= config.distill.confidence_threshold < 1:
         raise ConfigError(f"{source}: distill.confidence_threshold must be in [0, 1), "
                           f"got {config.distill.confidence_threshold}")
@@ -71,6 +81,32 @@ def _check_values(config: Config, source: str) -> None:
     if not stages or stages != [s for s in ("source", "adapt", "distill") if s in stages]:
         raise ConfigError(f"{source}: run.stages must list source, adapt and/or distill once each, "
                           f"in that order, got {stages}")
+
+
+def image_streams(config: Config) -> dict:
+    """Every stage's image streams by dotted key (``"adapt.target_images"`` -> ImageStream)."""
+    return {"source.source_images": config.source.source_images,
+            "adapt.source_images": config.adapt.source_images,
+            "adapt.target_images": config.adapt.target_images,
+            "distill.target_images": config.distill.target_images}
+
+
+def _check_stream(stream, key: str, source: str) -> None:
+    if not 0 <= stream.flip <= 1:
+        raise ConfigError(f"{source}: {key}.flip is a probability in [0, 1], got {stream.flip}")
+    jitter = stream.color_jitter
+    if len(jitter) != 4 or min(jitter) < 0 or jitter[3] > 0.5:
+        raise ConfigError(f"{source}: {key}.color_jitter must be [brightness, contrast, saturation, "
+                          f"hue], each >= 0 and hue <= 0.5, got {jitter}")
+    if stream.class_balanced_draws < 0:
+        raise ConfigError(f"{source}: {key}.class_balanced_draws must be >= 0, "
+                          f"got {stream.class_balanced_draws}")
+    if not stream.resize and not stream.crop:
+        raise ConfigError(f"{source}: {key} needs a resize or a crop size (images of one batch "
+                          "must share a size)")
+    if not stream.crop and stream.scale_range != [1.0, 1.0]:
+        raise ConfigError(f"{source}: {key}.crop is needed with a random scale_range "
+                          f"{stream.scale_range} (images of one batch must share a size)")
 
 
 def to_dict(config: Config) -> dict:
@@ -138,7 +174,10 @@ def _apply_override(raw: dict, item: str) -> None:
         if not isinstance(child, dict):
             raise ConfigError(f"override {item!r}: {part} is a value, not a section")
         node = child
-    node[parts[-1]] = value
+    previous = node.get(parts[-1])
+    # A mapping updates the section key by key, as a file does over its _base_.
+    node[parts[-1]] = (_deep_merge(previous, value) if isinstance(value, dict) and isinstance(previous, dict)
+                       else value)
 
 
 def _build(cls: type, raw: Any, prefix: str, source: str, base=None):

@@ -21,6 +21,21 @@ Precision = Literal["float32", "mixed_bfloat16", "mixed_float16"]
 
 
 @dataclass
+class NormalizationConfig:
+    """How an RGB image becomes the network's input (the original's ``INPUT.PIXEL_MEAN``,
+    ``PIXEL_STD`` and ``TO_BGR255``, core/datasets/transform.py ``Normalize``).
+
+    ``to_bgr255: false``: ``x = (rgb / 255 - mean) / std`` (torchvision's ImageNet models).
+    ``to_bgr255: true``: ``x = (bgr - mean) / std`` on 0..255 values, channels in BGR order
+    (Caffe-converted VGG-16). ``mean`` and ``std`` are in the channel order the network sees.
+    """
+
+    mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
+    std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
+    to_bgr255: bool = False
+
+
+@dataclass
 class ModelConfig:
     """DeepLabV2 segmentor and fine-grained discriminator (paper section 4.3)."""
 
@@ -29,14 +44,19 @@ class ModelConfig:
     # network cannot freeze BN (its statistics are not learnt yet), so the synthetic setting
     # keeps it trainable.
     freeze_bn: bool = False
-    # "none", "imagenet" (keras.applications weights, needs network) or a path to a
-    # keras.applications weights file (.h5) for the chosen backbone.
+    # Where a fresh backbone's weights come from (fada_tf.models.pretrained): "none"; the
+    # original's ImageNet .pth (exact; read through the converter); a fada-tf .weights.h5
+    # (e.g. that .pth converted by `fada-tf convert torch FILE --imagenet`); "imagenet" or a
+    # keras.applications *_notop.h5 (a substitute, its input convention folded in).
     pretrained: str = "none"
     aspp_dilations: list[int] = field(default_factory=lambda: [6, 12, 18, 24])
     # Width of the first stage of the tiny backbone (later stages double it).
     tiny_width: int = 16
     # Hidden channels of the discriminator's 3x3 convolutions (the paper: 256, 128).
     discriminator_channels: list[int] = field(default_factory=lambda: [256, 128])
+    # Input normalisation the backbone's weights expect; used by training, evaluation,
+    # prediction, CCD and the exported graph alike.
+    normalization: NormalizationConfig = field(default_factory=NormalizationConfig)
 
 
 @dataclass
@@ -53,7 +73,7 @@ class SyntheticConfig:
 
 @dataclass
 class DomainConfig:
-    """One domain's data: where it lives and how it is augmented for training."""
+    """Where one domain's data lives; how a stage reads it is the stage's ``*_images``."""
 
     dataset: Dataset = "synthetic"
     # A prepared dataset folder (``fada-tf data prepare``); unused for synthetic data.
@@ -61,16 +81,37 @@ class DomainConfig:
     train_split: str = "train"
     # Split with labels used for evaluation ("" = none).
     val_split: str = ""
-    # Training images are resized to (height, width) ...
+
+
+@dataclass
+class ImageStream:
+    """How a training stage draws and augments one domain's images (the original's
+    ``build_transform`` and dataset classes: core/datasets/build.py, transform.py, gta5.py).
+
+    Per image, in the original's order: colour jitter on the full image, then a resize to
+    ``resize`` (bicubic; labels nearest) or, when ``scale_range`` is not [1, 1], a random
+    rescale of the (resized) image by s to ``(int(h·s), int(w·s))``; then a random crop of
+    ``crop`` (padded with 0 / ignore where smaller), then a horizontal flip.
+    """
+
+    # (height, width) every image is resized to first; [] keeps each image's own size.
     resize: list[int] = field(default_factory=lambda: [64, 128])
-    # ... randomly rescaled by a factor in [min, max] and cropped to (height, width).
+    # Random rescale factor range; [1, 1] = none.
     scale_range: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    # (height, width) of a random crop; [] = no crop (the images must then share one size).
     crop: list[int] = field(default_factory=lambda: [64, 128])
-    flip: bool = True
-    color_jitter: bool = False
-    # Class-balanced sampling of a labelled source (fada_tf.data.sampler): sub-epochs of 3,000
-    # draws of a class weighted 1/ln(1.01 + running frequency), then an image containing it.
+    # Probability of a horizontal flip.
+    flip: float = 0.5
+    # torchvision ColorJitter(brightness, contrast, saturation, hue) in a random order;
+    # zeros = none.
+    color_jitter: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])
+    # The original's class-balanced list (labelled source only, fada_tf.data.sampler):
+    # sub-epochs of 3,000 draws, a class weighted 1/ln(1.01 + share of drawn images that
+    # contain it), then its next image; the list is then shuffled.
     class_balanced: bool = False
+    # Draws of that list (the original's MAX_ITER × BATCH_SIZE); 0 = schedule horizon ×
+    # batch size of the stage.
+    class_balanced_draws: int = 0
 
 
 @dataclass
@@ -79,7 +120,8 @@ class DataConfig:
     source: DomainConfig = field(default_factory=DomainConfig)
     target: DomainConfig = field(default_factory=lambda: DomainConfig(val_split="val"))
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
-    # Evaluation resizes images to this (height, width); labels keep full resolution.
+    # Evaluation (and the teacher's pseudo labels) resize images to this (height, width);
+    # labels keep full resolution. distill.eval_size overrides it for a distilled student.
     eval_size: list[int] = field(default_factory=lambda: [64, 128])
     eval_batch_size: int = 8
 
@@ -88,22 +130,25 @@ class DataConfig:
 class SGDConfig:
     """Segmentor optimiser: SGD with torch-style momentum and L2 weight decay, poly decay."""
 
-    # The paper's 2.5e-4 is for ImageNet-pretrained ResNet-101 (configs/paper_base.yaml); the
-    # synthetic default trains the tiny network from scratch and needs a larger step.
+    # The original's 5e-4 (source, distillation) and 2.5e-4 (adaptation) are for an
+    # ImageNet-initialised ResNet-101 (configs/paper_base.yaml); the synthetic default trains
+    # the tiny network from scratch and needs a larger step.
     learning_rate: float = 0.01
     momentum: float = 0.9
+    # L2 weight decay added to the gradient (torch's rule); the original's code uses 5e-4,
+    # the paper's text says 1e-4 (the synthetic default).
     weight_decay: float = 1e-4
     # The ASPP head learns this many times faster than the backbone.
     head_lr_multiplier: float = 10.0
     poly_power: float = 0.9
     # Steps over which the poly schedule decays to 0; 0 means the stage's number of steps.
-    # The reference decays over 62.5k steps and stops at 40k.
+    # The original decays over MAX_ITER (e.g. 62,500) and stops at STOP_ITER (40,000).
     schedule_horizon: int = 0
 
 
 @dataclass
 class AdamConfig:
-    """Discriminator optimiser: Adam with the same poly decay."""
+    """Discriminator optimiser: torch's Adam (epsilon 1e-8 added to sqrt(v_hat)), poly decay."""
 
     # The paper's 1e-4 is in configs/paper_base.yaml; 1e-3 suits the synthetic default.
     learning_rate: float = 1e-3
@@ -120,9 +165,8 @@ class SourceStageConfig:
     steps: int = 2000
     batch_size: int = 8
     optimizer: SGDConfig = field(default_factory=SGDConfig)
-    # Start from this segmentor weights file instead of model.pretrained, e.g. torchvision's
-    # ImageNet backbone converted by `fada-tf convert torch --imagenet` (the paper's exact
-    # initialisation).
+    source_images: ImageStream = field(default_factory=ImageStream)
+    # Start from this segmentor weights file (backbone and head) instead of model.pretrained.
     init_checkpoint: str = ""
 
 
@@ -135,6 +179,8 @@ class AdaptStageConfig:
     batch_size: int = 8
     optimizer: SGDConfig = field(default_factory=SGDConfig)
     discriminator_optimizer: AdamConfig = field(default_factory=AdamConfig)
+    source_images: ImageStream = field(default_factory=ImageStream)
+    target_images: ImageStream = field(default_factory=ImageStream)
     # The paper's 0.001 is in configs/paper_base.yaml; 0.03 suits the synthetic default.
     lambda_adv: float = 0.03
     encoding: Encoding = "soft"
@@ -159,6 +205,13 @@ class DistillStageConfig:
     steps: int = 2000
     batch_size: int = 8
     optimizer: SGDConfig = field(default_factory=SGDConfig)
+    # The target training images with their pseudo labels.
+    target_images: ImageStream = field(default_factory=ImageStream)
+    # A fresh student's BatchNorm: frozen, or trainable with torch's running-statistics rule
+    # (synchronised across replicas). The teacher keeps model.freeze_bn.
+    freeze_bn: bool = False
+    # Evaluation size of the student (height, width); [] = data.eval_size.
+    eval_size: list[int] = field(default_factory=list)
     # Pseudo labels whose teacher confidence (max softmax probability) is below this are
     # ignored (255); 0 keeps every pixel.
     confidence_threshold: float = 0.0

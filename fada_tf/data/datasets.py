@@ -2,8 +2,8 @@
 
 ``split_pairs`` gives a split's ``(image uint8 (H, W, 3), label uint8 (H, W))`` pairs in
 order (evaluation); ``training_pairs`` the endless shuffled (or class-balanced) stream a
-training stage draws from; ``training_batches`` that stream augmented and batched by
-``fada_tf.data.pipeline``. A prepared folder is checked against the config here, and every
+training stage draws from; ``stage_batches`` that stream augmented and batched by
+``fada_tf.data.pipeline`` as the stage's image stream says. A prepared folder is checked against the config here, and every
 mismatch is an error that says what to run or set.
 """
 
@@ -15,7 +15,8 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
-from fada_tf.config.schema import DataConfig
+from fada_tf.config.recipe import schedule_horizon
+from fada_tf.config.schema import Config, DataConfig, ImageStream
 from fada_tf.data import canonical
 from fada_tf.data.classes import class_table, remap_lookup
 from fada_tf.data.pipeline import training_dataset
@@ -52,37 +53,65 @@ def pair_reader(cfg: DataConfig, domain: str, split: str, labelled: bool = True)
     return prepared_split(cfg, domain, split, labelled=labelled).reader()
 
 
-def training_pairs(cfg: DataConfig, domain: str, seed: int, labelled: bool) -> tf.data.Dataset:
-    """The endless stream of ``domain``'s training split: reshuffled every pass, or class-balanced.
+def training_pairs(cfg: DataConfig, domain: str, seed: int, labelled: bool,
+                   class_balanced_draws: int = 0) -> tf.data.Dataset:
+    """The endless stream of ``domain``'s training split: reshuffled every pass or, when
+    ``class_balanced_draws`` > 0, the original's class-balanced list of that many draws
+    (``fada_tf.data.sampler``).
 
     ``labelled=False`` (the target domain) accepts a split without labels and yields empty
     placeholder labels for it.
     """
     domain_cfg = getattr(cfg, domain)
     if domain_cfg.dataset == "synthetic":
-        if domain_cfg.class_balanced:
-            raise FadaError(f"data.{domain}.class_balanced needs a prepared dataset, not synthetic data")
+        if class_balanced_draws:
+            raise FadaError(f"class-balanced sampling of data.{domain} needs a prepared dataset, "
+                            "not synthetic data (set the stage's class_balanced: false)")
         images, _ = synthetic_split(cfg, domain, domain_cfg.train_split)
         indices = tf.data.Dataset.range(len(images))
         indices = indices.shuffle(SYNTHETIC_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
         return indices.repeat().map(pair_reader(cfg, domain, domain_cfg.train_split))
     prepared = prepared_split(cfg, domain, domain_cfg.train_split, labelled)
-    return prepared.class_balanced(seed) if domain_cfg.class_balanced else prepared.shuffled(seed)
+    if class_balanced_draws:
+        return prepared.class_balanced(seed, class_balanced_draws)
+    return prepared.shuffled(seed)
 
 
-def training_batches(cfg: DataConfig, domain: str, batch_size: int, seed: int,
-                     labelled: bool) -> tf.data.Dataset:
-    """Augmented batches of ``training_pairs`` (images, or ``(images, labels)`` when labelled)."""
-    return training_dataset(training_pairs(cfg, domain, seed, labelled), getattr(cfg, domain),
-                            batch_size, seed, labelled)
+def stage_batches(config: Config, stage: str, domain: str, seed: int) -> tf.data.Dataset:
+    """The augmented batches a training ``stage`` ("source" or "adapt") draws from ``domain``:
+    the split of ``data.<domain>`` read through the stage's ``<domain>_images`` stream."""
+    stage_cfg = getattr(config, stage)
+    stream = getattr(stage_cfg, f"{domain}_images")
+    labelled = domain == "source"
+    pairs = training_pairs(config.data, domain, seed, labelled,
+                           class_balanced_draws(stage_cfg, stream) if stream.class_balanced else 0)
+    return training_dataset(pairs, stream, config.model.normalization, stage_cfg.batch_size,
+                            seed, labelled)
 
 
-def check_data(cfg: DataConfig) -> None:
+def class_balanced_draws(stage_cfg, stream: ImageStream) -> int:
+    """Length of a stage's class-balanced list: ``class_balanced_draws``, or the schedule
+    horizon times the batch size (the original's MAX_ITER × BATCH_SIZE)."""
+    return stream.class_balanced_draws or schedule_horizon(stage_cfg) * stage_cfg.batch_size
+
+
+def check_data(config: Config) -> None:
     """Raise the FadaError a training run would meet later, now: every prepared split the
     config trains or evaluates on must exist and suit the config (synthetic data always does)."""
+    cfg = config.data
+    streams = {"source": [], "target": []}
+    for stage in ("source", "adapt"):
+        if stage in config.run.stages:
+            for domain in ("source", "target") if stage == "adapt" else ("source",):
+                streams[domain].append(getattr(getattr(config, stage), f"{domain}_images"))
     for domain, labelled in (("source", True), ("target", False)):
-        if getattr(cfg, domain).dataset != "synthetic":
-            training_pairs(cfg, domain, seed=0, labelled=labelled)
+        if getattr(cfg, domain).dataset == "synthetic":
+            if any(s.class_balanced for s in streams[domain]):
+                training_pairs(cfg, domain, 0, labelled, class_balanced_draws=1)  # raises
+            continue
+        prepared = prepared_split(cfg, domain, getattr(cfg, domain).train_split, labelled)
+        if any(s.class_balanced for s in streams[domain]):
+            prepared.reader()  # class-balanced sampling needs random access (PNG storage)
     if cfg.target.dataset != "synthetic" and cfg.target.val_split:
         prepared_split(cfg, "target", cfg.target.val_split, labelled=True)
 

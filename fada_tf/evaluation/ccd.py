@@ -13,7 +13,8 @@ pixel's label; 255 is ignored.
 
 As in the paper ("we randomly pick 2,000 source samples and 2,000 target samples"), the
 images are a seeded random subset of each domain's split (``ccd_datasets``), resized as the
-domain's training images are (``data.<domain>.resize``, no crop).
+adaptation stage resizes the domain's training images (``adapt.<domain>_images.resize``; the
+evaluation size when that is empty), no crop.
 
 The statistics are streamed — per class the sum of features, the sum of squared norms and the
 count, in float64 — so memory does not grow with the number of images, and the mean squared
@@ -143,6 +144,12 @@ def random_subset(pairs: tf.data.Dataset, count: int, seed: int) -> tuple[tf.dat
     return subset, count
 
 
+def ccd_size(config: Config, domain: str) -> list[int]:
+    """The size CCD resizes ``domain``'s images to: the adaptation stage's resize of them, else
+    the evaluation size."""
+    return getattr(config.adapt, f"{domain}_images").resize or list(config.data.eval_size)
+
+
 def ccd_datasets(config: Config, num_images: int, seed: int = 0, source_split: str | None = None,
                  target_split: str | None = None) -> tuple[list[tf.data.Dataset], int | None]:
     """``(image, label)`` batches of ``num_images`` random images of each domain (default: the
@@ -152,7 +159,7 @@ def ccd_datasets(config: Config, num_images: int, seed: int = 0, source_split: s
               "target": target_split or config.data.target.train_split}
     for domain, split in splits.items():
         pairs, count = random_subset(split_pairs(config.data, domain, split), num_images, seed)
-        datasets.append(evaluation_dataset(pairs, getattr(config.data, domain).resize,
+        datasets.append(evaluation_dataset(pairs, ccd_size(config, domain), config.model.normalization,
                                            config.data.eval_batch_size))
         batches = None if count is None or batches is None else batches + -(-count // config.data.eval_batch_size)
     return datasets, batches

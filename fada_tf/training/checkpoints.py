@@ -6,6 +6,7 @@ import re
 import warnings
 
 from fada_tf.config import Config
+from fada_tf.config.recipe import checkpoint_stage, stage_model
 from fada_tf.data.classes import class_table
 from fada_tf.errors import FadaError
 from fada_tf.models import build_segmentor
@@ -38,8 +39,11 @@ def _one_line(err: ValueError) -> str:
 
 
 def restore_segmentor(config: Config, checkpoint: str):
-    """The segmentor described by ``config`` with the weights of ``checkpoint``."""
-    segmentor = build_segmentor(config.model, class_table(config.data.classes).num_classes,
-                                seed=config.run.seed)
+    """The segmentor described by ``config`` with the weights of ``checkpoint``: the network of
+    the stage that wrote it (``STAGE-STEP.weights.h5``; else the run's final stage), built
+    without reading an ImageNet initialisation first."""
+    stage = checkpoint_stage(checkpoint, config)
+    segmentor = build_segmentor(stage_model(config, stage, pretrained=False),
+                                class_table(config.data.classes).num_classes, seed=config.run.seed)
     load_segmentor_weights(segmentor, checkpoint)
     return segmentor

@@ -16,8 +16,9 @@ from fada_tf.adaptation import FADAModel, SourceOnlyModel, encoding_channels
 from fada_tf.adaptation.pseudo_labels import (pseudo_labelled_pairs, read_pseudo_label_statistics,
                                               write_pseudo_labels)
 from fada_tf.config import Config
+from fada_tf.config.recipe import eval_size, stage_model
 from fada_tf.data.classes import ClassTable, class_table
-from fada_tf.data.datasets import check_data, split_pairs, training_batches
+from fada_tf.data.datasets import check_data, split_pairs, stage_batches
 from fada_tf.data.pipeline import evaluation_dataset, training_dataset
 from fada_tf.errors import FadaError
 from fada_tf.evaluation import evaluate
@@ -45,7 +46,7 @@ def run_training(config: Config, run: RunDir, strategy: tf.distribute.Strategy |
     finished are skipped, the interrupted one continues at its step. ``verbose``: 1 a live
     progress bar, 2 one line per report, 0 silent.
     """
-    check_data(config.data)
+    check_data(config)
     strategy = strategy or make_strategy(config.run.strategy)
     keras.utils.set_random_seed(config.run.seed)
     set_precision(config.run.precision)
@@ -70,10 +71,11 @@ def run_training(config: Config, run: RunDir, strategy: tf.distribute.Strategy |
         else:
             teacher = _distillation_teacher(config, segmentor, table, metrics, verbose)
             segmentor, metrics["pseudo_labels"] = train_distill(context, teacher, resume_at)
-        result = evaluate_target(config, segmentor, table, verbose)
+        result = evaluate_target(config, segmentor, table, verbose, stage=stage)
         if result is not None:
             metrics["stages"][stage] = result
-            save_target_examples(config, segmentor, table, run.path / f"{stage}_target_examples.png")
+            save_target_examples(config, segmentor, table, run.path / f"{stage}_target_examples.png",
+                                 stage=stage)
         run.write_metrics(metrics)
     return metrics
 
@@ -117,7 +119,7 @@ def _distillation_teacher(config: Config, segmentor, table: ClassTable, metrics:
     the model of this run's previous stage."""
     if config.distill.teacher_checkpoint:
         load_segmentor_weights(segmentor, config.distill.teacher_checkpoint)
-        result = evaluate_target(config, segmentor, table, verbose)
+        result = evaluate_target(config, segmentor, table, verbose, stage="adapt")
         if result is not None:
             metrics["teacher"] = result | {"checkpoint": config.distill.teacher_checkpoint}
     elif config.run.stages[0] == "distill":
@@ -132,8 +134,7 @@ def train_source(context: _Context, segmentor, resume: ResumePoint | None = None
     if config.source.init_checkpoint and resume is None:
         load_segmentor_weights(segmentor, config.source.init_checkpoint)
     stage = config.source
-    data = training_batches(config.data, "source", stage.batch_size,
-                            seed=config.run.seed + _SOURCE_STREAM, labelled=True)
+    data = stage_batches(config, "source", "source", seed=config.run.seed + _SOURCE_STREAM)
     with context.strategy.scope():
         model = SourceOnlyModel(segmentor)
         model.compile(optimizer=_segmentor_optimizer(config, stage))
@@ -143,10 +144,8 @@ def train_source(context: _Context, segmentor, resume: ResumePoint | None = None
 def train_adapt(context: _Context, segmentor, resume: ResumePoint | None = None) -> None:
     """Stage 2: alternate segmentor (eq. 2) and fine-grained discriminator (eq. 5) updates."""
     config, stage = context.config, context.config.adapt
-    source = training_batches(config.data, "source", stage.batch_size,
-                              seed=config.run.seed + _SOURCE_STREAM + 1, labelled=True)
-    target = training_batches(config.data, "target", stage.batch_size,
-                              seed=config.run.seed + _TARGET_STREAM, labelled=False)
+    source = stage_batches(config, "adapt", "source", seed=config.run.seed + _SOURCE_STREAM + 1)
+    target = stage_batches(config, "adapt", "target", seed=config.run.seed + _TARGET_STREAM)
     with context.strategy.scope():
         discriminator = build_discriminator(
             feature_channels(config.model.backbone, config.model.tiny_width),
@@ -177,12 +176,13 @@ def train_distill(context: _Context, teacher, resume: ResumePoint | None = None)
     statistics = (read_pseudo_label_statistics(folder) if resume and folder.is_dir() else
                   write_pseudo_labels(teacher, config, context.table, folder, context.verbose))
     with context.strategy.scope():
-        student = build_segmentor(config.model, context.table.num_classes, seed=config.run.seed)
+        student = build_segmentor(stage_model(config, "distill"), context.table.num_classes,
+                                  seed=config.run.seed)
     if stage.student_init == "teacher":
         student.set_weights(teacher.get_weights())
     seed = config.run.seed + _TARGET_STREAM + 1
-    data = training_dataset(pseudo_labelled_pairs(config, folder, seed), config.data.target,
-                            stage.batch_size, seed=seed, labelled=True)
+    data = training_dataset(pseudo_labelled_pairs(config, folder, seed), stage.target_images,
+                            config.model.normalization, stage.batch_size, seed=seed, labelled=True)
     with context.strategy.scope():
         model = SourceOnlyModel(student)
         model.compile(optimizer=_segmentor_optimizer(config, stage))
@@ -212,24 +212,28 @@ def _train(context: _Context, model, data: tf.data.Dataset, stage: str, resume: 
 
 
 def evaluate_target(config: Config, segmentor, table: ClassTable, verbose: int = 1,
-                    split: str | None = None, **options) -> dict | None:
-    """Target-domain mIoU on ``split`` (default ``data.target.val_split``); None when there is
-    no such split. ``options`` go to ``evaluate`` (``scales``, ``flip``, ``on_predictions``)."""
+                    split: str | None = None, stage: str | None = None, **options) -> dict | None:
+    """Target-domain mIoU on ``split`` (default ``data.target.val_split``) at the evaluation
+    size of ``stage``'s model (default: the run's final stage; ``fada_tf.config.recipe``);
+    None when there is no such split. ``options`` go to ``evaluate`` (``scales``, ``flip``,
+    ``on_predictions``)."""
     split = split or config.data.target.val_split
     if not split:
         return None
-    data = evaluation_dataset(split_pairs(config.data, "target", split), config.data.eval_size,
-                              config.data.eval_batch_size)
+    data = evaluation_dataset(split_pairs(config.data, "target", split), eval_size(config, stage),
+                              config.model.normalization, config.data.eval_batch_size)
     batches = int(data.cardinality())
     return evaluate(segmentor, data, table, num_batches=batches if batches > 0 else None,
                     verbose=verbose, **options)
 
 
-def save_target_examples(config: Config, segmentor, table: ClassTable, path, count: int = 4):
+def save_target_examples(config: Config, segmentor, table: ClassTable, path, count: int = 4,
+                         stage: str | None = None):
     """A PNG of the first ``count`` target val images: image | ground truth | prediction."""
     pairs = split_pairs(config.data, "target", config.data.target.val_split).take(count)
     raw = list(pairs.as_numpy_iterator())
-    images, labels = next(iter(evaluation_dataset(pairs, config.data.eval_size, count)))
+    images, labels = next(iter(evaluation_dataset(pairs, eval_size(config, stage),
+                                                  config.model.normalization, count)))
     predictions = predict_labels(segmentor, images, tf.shape(labels)[1:3]).numpy()
     rows = [[image, colorize(label, table), colorize(prediction, table)]
             for (image, label), prediction in zip(raw, predictions)]
