@@ -51,6 +51,7 @@ def as_tf(array):
     ((45, 45), (45, 17)),     # one axis only
     ((167, 53), (33, 90)),    # taller than wide: Pillow runs the vertical pass first
     ((33, 70), (100, 7)),     # enlarge one axis, shrink the other 10x
+    ((40, 60), (40, 60)),     # the same size: PIL returns a copy
 ])
 def test_resize_image_equals_pil_bicubic(kind, src, dst):
     image = IMAGES[kind](*src)

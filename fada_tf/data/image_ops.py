@@ -118,15 +118,23 @@ def resize_image(image, size):
 
     Two passes with uint8 results in between; like Pillow 13 (Resample.c), the vertical pass
     runs first when the height shrinks by more than twice as many pixels as the width (older
-    Pillow always ran the horizontal pass first; the same for landscape images)."""
+    Pillow always ran the horizontal pass first; the same for landscape images). An image that
+    already has the size comes back as it is, as PIL returns a copy."""
     height, width = size[0], size[1]
     rgb = _as_int_image(image)
     shrink_rows = tf.shape(rgb)[0] - height
     vertical_first = (shrink_rows > 0) & (shrink_rows > 2 * (tf.shape(rgb)[1] - width))
-    result = tf.cond(vertical_first,
-                     lambda: _resample_columns(_resample_rows(rgb, height), width),
-                     lambda: _resample_rows(_resample_columns(rgb, width), height))
+    result = tf.cond(
+        _has_size(rgb, height, width), lambda: rgb,
+        lambda: tf.cond(vertical_first,
+                        lambda: _resample_columns(_resample_rows(rgb, height), width),
+                        lambda: _resample_rows(_resample_columns(rgb, width), height)))
     return tf.reshape(tf.cast(result, tf.float32), tf.stack([height, width, 3]))
+
+
+def _has_size(image, height, width):
+    shape = tf.shape(image)
+    return tf.logical_and(tf.equal(shape[0], height), tf.equal(shape[1], width))
 
 
 # ----------------------------------------------------------------------------- nearest resize
@@ -139,11 +147,16 @@ def _nearest_indices(in_size, out_size):
 
 
 def resize_label(label, size):
-    """Integer (H, W) -> (size[0], size[1]), the pixels PIL ``Image.NEAREST`` picks."""
+    """Integer (H, W) -> (size[0], size[1]), the pixels PIL ``Image.NEAREST`` picks (a label
+    that already has the size comes back as it is)."""
     height, width = size[0], size[1]
     shape = tf.shape(label)
-    rows = tf.gather(label, _nearest_indices(shape[0], height), axis=0)
-    result = tf.gather(rows, _nearest_indices(shape[1], width), axis=1)
+
+    def resized():
+        rows = tf.gather(label, _nearest_indices(shape[0], height), axis=0)
+        return tf.gather(rows, _nearest_indices(shape[1], width), axis=1)
+
+    result = tf.cond(_has_size(label, height, width), lambda: label, resized)
     return tf.reshape(result, tf.stack([height, width]))
 
 
