@@ -140,7 +140,9 @@ def test_plan_prints_each_stage_of_the_original_recipe():
     source, adapt, distill = plan["stages"]
     assert source["optimizer"]["learning_rate"] == 5e-4
     assert source["optimizer"]["schedule_horizon"] == 31250
-    assert source["images"]["source"]["sampler"] == "class-balanced list of 250000 draws, shuffled"
+    # gta5.py:42: int(max_iters / 3000) + 1 sub-epochs, max_iters = 31,250 x 8
+    assert source["images"]["source"]["sampler"] == ("class-balanced list for max_iters 250000: "
+                                                     "84 sub-epochs of 3000 draws, shuffled")
     assert adapt["discriminator_optimizer"]["learning_rate"] == 1e-4
     assert adapt["images"]["source"]["color_jitter"] == {"brightness": 0.5, "contrast": 0.5,
                                                          "saturation": 0.5, "hue": 0.2}

@@ -13,7 +13,7 @@ import os
 
 from fada_tf.config.recipe import (IMAGENET_URLS, eval_size, pretrained_kind, schedule_horizon,
                                    stage_model)
-from fada_tf.config.schema import Config, ImageStream
+from fada_tf.config.schema import SUB_EPOCH_DRAWS, Config, ImageStream
 
 TITLES = {"source": "source-only (eq. 3)", "adapt": "FADA adaptation (eq. 2, 5, 6)",
           "distill": "self-distillation"}
@@ -128,7 +128,9 @@ def _stream(stream: ImageStream, stage_cfg, labels: str) -> dict:
     """How one domain's images are drawn and augmented in a stage."""
     if stream.class_balanced:
         draws = stream.class_balanced_draws or schedule_horizon(stage_cfg) * stage_cfg.batch_size
-        sampler = f"class-balanced list of {draws} draws, shuffled"
+        sub_epochs = draws // SUB_EPOCH_DRAWS + 1
+        sampler = (f"class-balanced list for max_iters {draws}: {sub_epochs} sub-epochs of "
+                   f"{SUB_EPOCH_DRAWS} draws, shuffled")
     else:
         sampler = "shuffled every pass"
     jitter = dict(zip(JITTER_NAMES, stream.color_jitter)) if any(stream.color_jitter) else None

@@ -83,6 +83,10 @@ class DomainConfig:
     val_split: str = ""
 
 
+# Draws per sub-epoch of the original's class-balanced list (core/datasets/gta5.py:37).
+SUB_EPOCH_DRAWS = 3000
+
+
 @dataclass
 class ImageStream:
     """How a training stage draws and augments one domain's images (the original's
@@ -106,11 +110,12 @@ class ImageStream:
     # zeros = none.
     color_jitter: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])
     # The original's class-balanced list (labelled source only, fada_tf.data.sampler):
-    # sub-epochs of 3,000 draws, a class weighted 1/ln(1.01 + share of drawn images that
-    # contain it), then its next image; the list is then shuffled.
+    # sub-epochs of SUB_EPOCH_DRAWS draws of a class weighted 1/ln(1.01 + its share of the
+    # class-presence counts of the images drawn so far), then its next image; the list is
+    # then shuffled.
     class_balanced: bool = False
-    # Draws of that list (the original's MAX_ITER × BATCH_SIZE); 0 = schedule horizon ×
-    # batch size of the stage.
+    # The original's max_iters for that list (MAX_ITER × BATCH_SIZE): it holds
+    # int(max_iters / SUB_EPOCH_DRAWS) + 1 sub-epochs; 0 = schedule horizon × batch size.
     class_balanced_draws: int = 0
 
 

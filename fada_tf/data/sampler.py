@@ -45,9 +45,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from fada_tf.config.schema import SUB_EPOCH_DRAWS
 from fada_tf.errors import FadaError
-
-SUB_EPOCH_DRAWS = 3000
 
 
 def class_weights(counts: np.ndarray) -> np.ndarray:
