@@ -62,6 +62,20 @@ def test_mirrored_on_two_devices_equals_one_device(one_device, tmp_path):
     assert_same_state(state_values(out), state_values(one_device))
 
 
+def test_trainable_batch_norm_is_synchronised_across_replicas(tmp_path):
+    """The self-distillation student's trainable BN (TorchBatchNorm) uses the global batch's
+    statistics, as the original's SyncBatchNorm: with one image per replica, per-replica
+    statistics would differ from one device's."""
+    trainable = ["--set", "model.freeze_bn=false", "--set", "run.stages=[source]"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    check(subprocess.run([sys.executable, "-m", "fada_tf.cli", *train_args(one, "one"), *trainable],
+                         capture_output=True, text=True, env=ENV))
+    result = check(subprocess.run([sys.executable, "-c", TWO_CPUS, *train_args(two, "mirrored"), *trainable],
+                                  capture_output=True, text=True, env=ENV))
+    assert result["replicas"] == 2
+    assert_same_state(state_values(two), state_values(one))
+
+
 def free_ports(count):
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:

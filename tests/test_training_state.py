@@ -5,14 +5,13 @@ here a fresh model with other initial weights and fresh optimisers must come bac
 the saved values, and the restored iterator must yield the batch the original yields next.
 """
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from fada_tf.adaptation import FADAModel
 from fada_tf.config.schema import ModelConfig
 from fada_tf.models import build_discriminator, build_segmentor
-from fada_tf.training.optimizers import TorchSGD
+from fada_tf.training.optimizers import TorchAdam, TorchSGD
 from fada_tf.training.state import TrainingState, latest_state
 from fada_tf.training.steps import compiled_step
 
@@ -20,11 +19,12 @@ K = 3
 
 
 def model(seed):
-    segmentor = build_segmentor(ModelConfig(backbone="tiny", tiny_width=4, freeze_bn=True), K, seed=seed)
+    # Trainable BatchNorm: its running statistics are state too.
+    segmentor = build_segmentor(ModelConfig(backbone="tiny", tiny_width=4, freeze_bn=False), K, seed=seed)
     discriminator = build_discriminator(segmentor.output["features"].shape[-1], K, channels=(8, 8), seed=seed + 1)
     fada = FADAModel(segmentor, discriminator)
     fada.compile(segmentor_optimizer=TorchSGD(0.01, momentum=0.9),
-                 discriminator_optimizer=keras.optimizers.Adam(1e-3))
+                 discriminator_optimizer=TorchAdam(1e-3, beta_2=0.99))
     return fada
 
 
