@@ -363,7 +363,7 @@ def test_readme_example_runs_without_fada_tf(repo, onnx_files, segmentor, tmp_pa
     assert proc.returncode == 0, proc.stderr
     coloured = np.asarray(Image.open(tmp_path / "street_labels.png"))
     assert coloured.shape == (64, 128, 3)
-    resized = np.asarray(Image.fromarray(street).resize((128, 64), Image.BILINEAR))[None]
+    resized = np.asarray(Image.fromarray(street).resize((128, 64), Image.BICUBIC))[None]
     palette = np.array(class_table("synthetic").colours, np.uint8)
     expected = palette[keras_logits(segmentor, resized).argmax(-1)[0]]
     assert np.mean(np.all(coloured == expected, axis=-1)) >= 0.999

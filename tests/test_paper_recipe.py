@@ -155,3 +155,13 @@ def test_plan_prints_each_stage_of_the_original_recipe():
                                "--plan"]).output
     assert "BGR, 0..255, mean [103.939, 116.779, 123.68]" in text
     assert "BatchNorm      none (VGG-16)" in text
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+def test_plan_describes_every_stage_of_every_shipped_config(path):
+    config = load_config(path)
+    result = CliRunner().invoke(cli, ["train", "--config", str(path), "--plan"])
+    assert result.exit_code == 0, result.output
+    for stage in config.run.stages:
+        assert f"[{stage}]" in result.output
+    assert "evaluation     images resized to" in result.output
