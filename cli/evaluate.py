@@ -98,7 +98,7 @@ def _evaluate_one(config, checkpoint, split, scales, flip, save_predictions, as_
 
         table = class_table(config.data.classes)
         writer = PredictionWriter(save_predictions, table) if save_predictions else None
-        stage = checkpoint_stage(checkpoint, config)
+        stage = checkpoint_stage(checkpoint)
         segmentor = restore_segmentor(config, checkpoint)
         with writer or contextlib.nullcontext():
             result = evaluate_target(config, segmentor, table, _verbosity(), split=split,
@@ -128,7 +128,7 @@ def _evaluate_folder(config, folder, csv_path, split, scales, flip, as_json):
         rows = []
         for path in paths:
             print(f"{path}:")
-            stage = checkpoint_stage(path, config)
+            stage = checkpoint_stage(path)
             segmentor = restore_segmentor(config, str(path))
             rows.append({"checkpoint": str(path)} | evaluate_target(
                 config, segmentor, table, _verbosity(), split=split, stage=stage, scales=scales,

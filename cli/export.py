@@ -31,7 +31,7 @@ def _export_options(command):
         click.option("--input", "input_mode", type=click.Choice(INPUT_MODES), default="uint8",
                      show_default=True,
                      help="uint8: RGB bytes, normalised inside the graph; float: already normalised "
-                          "with the ImageNet mean/std."),
+                          "as model.normalization says."),
         click.option("--size", default=None, metavar="HxW",
                      help="Fix height and width (e.g. 512x1024); default: dynamic. The batch stays dynamic."),
         click.option("--tolerance", type=float, default=DEFAULT_TOLERANCE, show_default=True,
@@ -100,7 +100,8 @@ def onnx_command(run_path, config_path, checkpoint, overrides, out_path, output,
     check_opset(opset)
     config, checkpoint = resolve_model(run_path, config_path, checkpoint, overrides)
     with work_on_stderr():
-        from fada_tf.export.metadata import checkpoint_eval_size, export_metadata
+        from fada_tf.config.recipe import checkpoint_eval_size
+        from fada_tf.export.metadata import export_metadata
         from fada_tf.export.onnx import export_onnx
         from fada_tf.export.verify import verification_sizes
         from fada_tf.training.checkpoints import restore_segmentor
@@ -135,7 +136,8 @@ def savedmodel_command(run_path, config_path, checkpoint, overrides, out_path, o
     tolerances = _check_tolerances(tolerance, min_agreement)
     config, checkpoint = resolve_model(run_path, config_path, checkpoint, overrides)
     with work_on_stderr():
-        from fada_tf.export.metadata import checkpoint_eval_size, export_metadata
+        from fada_tf.config.recipe import checkpoint_eval_size
+        from fada_tf.export.metadata import export_metadata
         from fada_tf.export.savedmodel import export_savedmodel
         from fada_tf.export.verify import verification_sizes
         from fada_tf.training.checkpoints import restore_segmentor

@@ -76,14 +76,14 @@ def predict(inputs, out_dir, run_path, config_path, checkpoint, onnx_path, mst, 
 
 def _keras_segmenter(config, checkpoint, scales, flip):
     """(class table, image -> labels) of a trained segmentor, as in evaluation."""
-    from fada_tf.config.recipe import checkpoint_stage, eval_size
+    from fada_tf.config.recipe import checkpoint_eval_size
     from fada_tf.data.classes import class_table
     from fada_tf.data.pipeline import evaluation_image
     from fada_tf.evaluation.evaluate import predict_labels
     from fada_tf.training.checkpoints import restore_segmentor
 
     segmentor = restore_segmentor(config, checkpoint)
-    size = eval_size(config, checkpoint_stage(checkpoint, config))
+    size = checkpoint_eval_size(config, checkpoint)
 
     def segment(image):
         batch = evaluation_image(image, size, config.model.normalization)[None]

@@ -13,13 +13,8 @@ import yaml
 
 import fada_tf
 from fada_tf.config import Config, to_dict
+from fada_tf.config.recipe import checkpoint_stage, eval_size, final_stage, stage_streams
 from fada_tf.data.classes import IGNORE_LABEL, class_table
-from fada_tf.config.recipe import checkpoint_stage, eval_size, final_stage
-
-
-def checkpoint_eval_size(config: Config, checkpoint: str | Path) -> list[int]:
-    """The evaluation size of the network in ``checkpoint`` (the stage that wrote it)."""
-    return eval_size(config, checkpoint_stage(checkpoint, config))
 
 
 def export_metadata(config: Config, checkpoint: str | Path, output: str, input_mode: str,
@@ -31,9 +26,8 @@ def export_metadata(config: Config, checkpoint: str | Path, output: str, input_m
     normalization = {"layout": "NHWC RGB", "channels": [2, 1, 0] if norm.to_bgr255 else [0, 1, 2],
                      "scale": 1.0 if norm.to_bgr255 else 1 / 255, "mean": list(norm.mean),
                      "std": list(norm.std), "inside_graph": input_mode == "uint8"}
-    stage = checkpoint_stage(checkpoint, config) or final_stage(config)
-    training = getattr(config, stage)
-    stream = training.target_images if stage == "distill" else training.source_images
+    stage = checkpoint_stage(checkpoint) or final_stage(config)
+    stream = next(iter(stage_streams(config, stage).values()))   # the labelled images
     return {
         "class_names": json.dumps(list(table.names)),
         "palette": json.dumps([list(c) for c in table.colours]),

@@ -8,4 +8,4 @@ import them when they are imported.
 from fada_tf.config import Config, load_config
 
 __all__ = ["Config", "load_config"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

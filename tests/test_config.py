@@ -144,3 +144,10 @@ def test_a_partial_section_keeps_the_defaults_its_parent_sets():
     assert Config().data.target.val_split == "val"
     cfg = load_config(None, ["data.target.train_split=more"])
     assert cfg.data.target.val_split == "val" and cfg.data.target.train_split == "more"
+
+
+def test_a_key_from_before_the_stage_streams_says_where_it_went(tmp_path):
+    old = write(tmp_path / "old.yaml", {"data": {"source": {"dataset": "synthetic", "flip": True}}})
+    with pytest.raises(ConfigError, match=r"data\.source\.flip is no longer a key: since fada-tf 0\.2 "
+                                          r"each stage reads each domain through its own image stream"):
+        load_config(old)

@@ -1,5 +1,6 @@
 """Self-distillation: the teacher's pseudo labels, and the distill stage of a run."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -86,3 +87,45 @@ def test_a_run_with_a_distill_stage_trains_a_student_on_pseudo_labels(tmp_path, 
     # the teacher's mIoU, a fresh network (another init) does not.
     same = metrics["stages"]["distill"]["miou"] == pytest.approx(metrics["stages"]["source"]["miou"], abs=1e-12)
     assert same == (init == "teacher")
+
+
+def _random_statistics(segmentor, seed):
+    rng = np.random.default_rng(seed)
+    for variable in segmentor.non_trainable_variables:
+        shape = tuple(variable.shape)
+        value = rng.uniform(0.5, 2.0, shape) if "variance" in variable.path else rng.normal(0, 0.2, shape)
+        variable.assign(value.astype(np.float32))
+
+
+@pytest.mark.parametrize("name", ["distill-000003.weights.h5", "best.weights.h5"])
+def test_a_student_with_trainable_batch_norm_is_restored_as_it_was_trained(tmp_path, name):
+    """A frozen-BN config (the paper's model) restores a self-distilled student's file — named
+    by its stage or not — into a network with trainable BN (epsilon, as torch's BatchNorm2d)."""
+    from fada_tf.training.checkpoints import restore_segmentor
+
+    config = load_config(None, [*SMALL, "model.freeze_bn=true", "run.stages=[source, adapt]"])
+    student = build_segmentor(dataclasses.replace(config.model, freeze_bn=False), 9, seed=4)
+    _random_statistics(student, 0)
+    student.save_weights(tmp_path / name)
+    restored = restore_segmentor(config, str(tmp_path / name))
+    images = np.random.default_rng(1).normal(size=(2, 32, 48, 3)).astype(np.float32)
+    np.testing.assert_allclose(restored(images)["logits"], student(images)["logits"], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_distilled_teacher_of_the_other_batch_norm_kind_teaches(tmp_path):
+    """`fada-tf distill --teacher RUN` of a run that ended with a trainable-BN student, under a
+    frozen-BN model config: the teacher is loaded as it was trained."""
+    config = load_config(None, [*SMALL, "model.freeze_bn=true", "distill.freeze_bn=true",
+                                "run.stages=[distill]"])
+    teacher = build_segmentor(dataclasses.replace(config.model, freeze_bn=False), 9, seed=4)
+    _random_statistics(teacher, 1)
+    teacher.save_weights(tmp_path / "distill-000003.weights.h5")
+    config.distill.teacher_checkpoint = str(tmp_path / "distill-000003.weights.h5")
+    metrics = run_training(config, RunDir.create(tmp_path / "run", config), verbose=0)
+    inputs = np.stack([evaluation_image(image, (32, 48), config.model.normalization)
+                       for image, _ in split_pairs(config.data, "target", "train").as_numpy_iterator()])
+    expected = predict_probabilities(teacher, inputs, (32, 48)).numpy().argmax(-1)
+    saved = np.stack([read_label_png(tmp_path / "run" / "pseudo_labels" / f"{i:05d}.png") for i in range(5)])
+    assert np.mean(saved == expected) > 0.999
+    assert metrics["teacher"]["checkpoint"].endswith("distill-000003.weights.h5")

@@ -66,7 +66,7 @@ def resolved(config, stage: str) -> dict:
     stream = s.target_images if stage == "distill" else s.source_images
     out = {
         "WEIGHTS": Path(model.pretrained).name,
-        "FREEZE_BN": model.freeze_bn if model.backbone != "vgg16" else False,
+        "FREEZE_BN": model.freeze_bn,
         "PIXEL_MEAN": norm.mean, "PIXEL_STD": norm.std, "TO_BGR255": norm.to_bgr255,
         "BASE_LR": s.optimizer.learning_rate, "MAX_ITER": s.optimizer.schedule_horizon,
         "STOP_ITER": s.steps, "LR_POWER": s.optimizer.poly_power, "MOMENTUM": s.optimizer.momentum,
@@ -151,10 +151,12 @@ def test_plan_prints_each_stage_of_the_original_recipe():
     assert distill["eval_size"] == [1024, 2048]
     assert distill["init"]["student"]["weights"].endswith("resnet101-5d3b4d8f.pth")
     assert distill["init"]["student"]["exact"] is True
-    text = runner.invoke(cli, ["train", "--config", str(CONFIGS / "gta5_to_cityscapes_vgg16.yaml"),
-                               "--plan"]).output
-    assert "BGR, 0..255, mean [103.939, 116.779, 123.68]" in text
-    assert "BatchNorm      none (VGG-16)" in text
+    vgg = json.loads(runner.invoke(cli, ["train", "--config", str(CONFIGS / "gta5_to_cityscapes_vgg16.yaml"),
+                                         "--plan", "--json"]).output)
+    for stage in vgg["stages"]:
+        assert stage["normalization"] == {"input": "BGR, 0..255", "mean": [103.939, 116.779, 123.68],
+                                          "std": [1.0, 1.0, 1.0]}
+        assert stage["batch_norm"] == "none (VGG-16)"
 
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)

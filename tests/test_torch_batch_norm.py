@@ -128,8 +128,10 @@ def test_inference_and_frozen_layers_use_running_statistics():
         np.testing.assert_array_equal(w.numpy(), b)
 
 
-def test_mixed_float16_computes_statistics_in_float32():
-    """Inputs far from zero (mean 300, std 1): float16 moments would lose the variance."""
+def test_mixed_float16_normalises_in_float32():
+    """Inputs far from zero (mean 300, std 1): float16 moments would lose the variance, and
+    float16 arithmetic on (x - mean) would quantise it; only the output is rounded to float16
+    (at most half a float16 step, 1e-3 for |y| < 4)."""
     try:
         keras.config.set_dtype_policy("mixed_float16")
         layer = TorchBatchNorm()
@@ -143,7 +145,7 @@ def test_mixed_float16_computes_statistics_in_float32():
     reference = TorchBatchNorm()
     reference.build((None, None, None, C))
     expected = reference(tf.constant(x.astype(np.float32)), training=True)
-    np.testing.assert_allclose(y.numpy().astype(np.float32), expected.numpy(), atol=2e-1)
+    np.testing.assert_allclose(y.numpy().astype(np.float32), expected.numpy(), atol=2e-3)
     np.testing.assert_allclose(layer.moving_variance.numpy(), reference.moving_variance.numpy(), rtol=1e-3)
 
 

@@ -11,11 +11,13 @@ from typing import Any, Iterable, Literal
 
 import yaml
 
-from fada_tf.config.recipe import pretrained_kind
-from fada_tf.config.schema import Config
+from fada_tf.config.recipe import STAGES, pretrained_kind, stage_streams
+from fada_tf.config.schema import Config, ImageStream
 from fada_tf.errors import ConfigError
 
 BASE_KEY = "_base_"
+# Keys of data.source / data.target before they became the stages' image streams.
+_STREAM_KEYS = {f.name for f in dataclasses.fields(ImageStream)}
 
 
 def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> Config:
@@ -85,10 +87,8 @@ def _check_values(config: Config, source: str) -> None:
 
 def image_streams(config: Config) -> dict:
     """Every stage's image streams by dotted key (``"adapt.target_images"`` -> ImageStream)."""
-    return {"source.source_images": config.source.source_images,
-            "adapt.source_images": config.adapt.source_images,
-            "adapt.target_images": config.adapt.target_images,
-            "distill.target_images": config.distill.target_images}
+    return {f"{stage}.{domain}_images": stream for stage in STAGES
+            for domain, stream in stage_streams(config, stage).items()}
 
 
 def _check_stream(stream, key: str, source: str) -> None:
@@ -192,6 +192,11 @@ def _build(cls: type, raw: Any, prefix: str, source: str, base=None):
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     for key in raw:
+        if prefix in ("data.source.", "data.target.") and key in _STREAM_KEYS:
+            raise ConfigError(f"{source}: {prefix}{key} is no longer a key: since fada-tf 0.2 each "
+                              "stage reads each domain through its own image stream (source."
+                              "source_images, adapt.source_images, adapt.target_images, "
+                              "distill.target_images; see docs/reproducing.md)")
         if key not in names:
             close = difflib.get_close_matches(str(key), names, n=1)
             hint = f"; did you mean {prefix}{close[0]}?" if close else f"; valid keys: {', '.join(names)}"

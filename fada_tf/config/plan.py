@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 
-from fada_tf.config.recipe import (IMAGENET_URLS, eval_size, pretrained_kind, schedule_horizon,
-                                   stage_model)
+from fada_tf.config.recipe import (IMAGENET_URLS, class_balanced_draws, eval_size,
+                                   pretrained_kind, schedule_horizon, stage_model, stage_streams)
 from fada_tf.config.schema import SUB_EPOCH_DRAWS, Config, ImageStream
 
 TITLES = {"source": "source-only (eq. 3)", "adapt": "FADA adaptation (eq. 2, 5, 6)",
@@ -64,11 +64,10 @@ def _stage_plan(config: Config, stage: str) -> dict:
             "schedule_horizon": d.schedule_horizon or stage_cfg.steps}
         plan["loss"] = {"encoding": stage_cfg.encoding, "lambda_adv": stage_cfg.lambda_adv,
                         "temperature": stage_cfg.temperature, "clip": stage_cfg.clip}
-    streams = {"source": ("source",), "adapt": ("source", "target"), "distill": ("target",)}[stage]
-    plan["images"] = {domain: _stream(getattr(stage_cfg, f"{domain}_images"), stage_cfg,
+    plan["images"] = {domain: _stream(stream, config, stage,
                                       "pseudo labels" if stage == "distill" else
                                       "labels" if domain == "source" else "no labels")
-                      for domain in streams}
+                      for domain, stream in stage_streams(config, stage).items()}
     if stage == "distill":
         d = config.distill
         plan["pseudo_labels"] = {"eval_size": eval_size(config, "adapt"), "scales": d.scales,
@@ -124,10 +123,10 @@ def _normalization(config: Config) -> dict:
     return {"input": space, "mean": n.mean, "std": n.std}
 
 
-def _stream(stream: ImageStream, stage_cfg, labels: str) -> dict:
+def _stream(stream: ImageStream, config: Config, stage: str, labels: str) -> dict:
     """How one domain's images are drawn and augmented in a stage."""
     if stream.class_balanced:
-        draws = stream.class_balanced_draws or schedule_horizon(stage_cfg) * stage_cfg.batch_size
+        draws = class_balanced_draws(config, stage)
         sub_epochs = draws // SUB_EPOCH_DRAWS + 1
         sampler = (f"class-balanced list for max_iters {draws}: {sub_epochs} sub-epochs of "
                    f"{SUB_EPOCH_DRAWS} draws, shuffled")

@@ -9,8 +9,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from fada_tf.config.schema import Config, ModelConfig
+from fada_tf.config.schema import Config, ImageStream, ModelConfig
 from fada_tf.errors import FadaError
+
+STAGES = ("source", "adapt", "distill")
+# The domains each stage reads, through its ``<domain>_images`` stream.
+STAGE_DOMAINS = {"source": ("source",), "adapt": ("source", "target"), "distill": ("target",)}
 
 # Where the original's ImageNet initialisations are downloaded from (model.pretrained).
 IMAGENET_URLS = {
@@ -41,6 +45,22 @@ def schedule_horizon(stage_cfg) -> int:
     return stage_cfg.optimizer.schedule_horizon or stage_cfg.steps
 
 
+def stage_streams(config: Config, stage: str) -> dict[str, ImageStream]:
+    """The image streams of ``stage`` by domain (``{"source": adapt.source_images, ...}``)."""
+    stage_cfg = getattr(config, stage)
+    return {domain: getattr(stage_cfg, f"{domain}_images") for domain in STAGE_DOMAINS[stage]}
+
+
+def class_balanced_draws(config: Config, stage: str) -> int:
+    """The original's ``max_iters`` of a stage's class-balanced list (core/datasets/build.py:47:
+    MAX_ITER × BATCH_SIZE, BATCH_SIZE counting both domains of an adaptation step):
+    ``source_images.class_balanced_draws``, else the schedule horizon times that batch."""
+    stage_cfg = getattr(config, stage)
+    images_per_step = stage_cfg.batch_size * len(STAGE_DOMAINS[stage])
+    return (stage_cfg.source_images.class_balanced_draws
+            or schedule_horizon(stage_cfg) * images_per_step)
+
+
 def stage_model(config: Config, stage: str | None = None, pretrained: bool = True) -> ModelConfig:
     """The model config of ``stage``'s network (default: the run's final stage): a distilled
     student has ``distill.freeze_bn``; with ``pretrained=False`` no initialisation is read
@@ -52,11 +72,17 @@ def stage_model(config: Config, stage: str | None = None, pretrained: bool = Tru
     return model if pretrained else dataclasses.replace(model, pretrained="none")
 
 
-def checkpoint_stage(path, config: Config) -> str | None:
-    """The stage whose network a weights file ``STAGE-STEP.weights.h5`` (as runs write them)
-    holds, when its name says one of the config's stages; None otherwise (the final stage's)."""
+def checkpoint_stage(path) -> str | None:
+    """The stage that wrote a weights file ``STAGE-STEP.weights.h5`` (as runs name them), or
+    None for another name (``converted-…``, a renamed file)."""
     stage = Path(path).name.split("-")[0]
-    return stage if stage in config.run.stages else None
+    return stage if stage in STAGES else None
+
+
+def checkpoint_eval_size(config: Config, path) -> list[int]:
+    """The evaluation size of the network in a weights file: its stage's (``eval_size``),
+    the run's final stage's when the name does not say."""
+    return eval_size(config, checkpoint_stage(path))
 
 
 def pretrained_kind(value: str) -> str:

@@ -95,7 +95,8 @@ class ImageStream:
     Per image, in the original's order: colour jitter on the full image, then a resize to
     ``resize`` (bicubic; labels nearest) or, when ``scale_range`` is not [1, 1], a random
     rescale of the (resized) image by s to ``(int(h·s), int(w·s))``; then a random crop of
-    ``crop`` (padded with 0 / ignore where smaller), then a horizontal flip.
+    ``crop`` (padded at the bottom and right with 0 / ignore where smaller; the original pads
+    both sides, a case its configs never reach), then a horizontal flip.
     """
 
     # (height, width) every image is resized to first; [] keeps each image's own size.

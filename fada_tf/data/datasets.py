@@ -15,8 +15,8 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
-from fada_tf.config.recipe import schedule_horizon
-from fada_tf.config.schema import Config, DataConfig, ImageStream
+from fada_tf.config.recipe import class_balanced_draws, stage_streams
+from fada_tf.config.schema import Config, DataConfig
 from fada_tf.data import canonical
 from fada_tf.data.classes import class_table, remap_lookup
 from fada_tf.data.pipeline import training_dataset
@@ -26,6 +26,8 @@ from fada_tf.errors import FadaError
 
 # The synthetic source looks like a game, the target like a camera (fada_tf.data.synthetic).
 SYNTHETIC_STYLE = {"source": "game", "target": "real"}
+SYNTHETIC_NOT_BALANCED = ("class-balanced sampling of data.{domain} needs a prepared dataset, not "
+                          "synthetic data (set the stage's class_balanced: false)")
 # Shuffle buffer of the in-memory synthetic splits' indices (they are smaller: a full shuffle).
 SYNTHETIC_SHUFFLE_BUFFER = 4096
 
@@ -65,8 +67,7 @@ def training_pairs(cfg: DataConfig, domain: str, seed: int, labelled: bool,
     domain_cfg = getattr(cfg, domain)
     if domain_cfg.dataset == "synthetic":
         if class_balanced_draws:
-            raise FadaError(f"class-balanced sampling of data.{domain} needs a prepared dataset, "
-                            "not synthetic data (set the stage's class_balanced: false)")
+            raise FadaError(SYNTHETIC_NOT_BALANCED.format(domain=domain))
         images, _ = synthetic_split(cfg, domain, domain_cfg.train_split)
         indices = tf.data.Dataset.range(len(images))
         indices = indices.shuffle(SYNTHETIC_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
@@ -80,37 +81,33 @@ def training_pairs(cfg: DataConfig, domain: str, seed: int, labelled: bool,
 def stage_batches(config: Config, stage: str, domain: str, seed: int) -> tf.data.Dataset:
     """The augmented batches a training ``stage`` ("source" or "adapt") draws from ``domain``:
     the split of ``data.<domain>`` read through the stage's ``<domain>_images`` stream."""
-    stage_cfg = getattr(config, stage)
-    stream = getattr(stage_cfg, f"{domain}_images")
+    stream = stage_streams(config, stage)[domain]
     labelled = domain == "source"
-    pairs = training_pairs(config.data, domain, seed, labelled,
-                           class_balanced_draws(stage_cfg, stream) if stream.class_balanced else 0)
-    return training_dataset(pairs, stream, config.model.normalization, stage_cfg.batch_size,
-                            seed, labelled)
-
-
-def class_balanced_draws(stage_cfg, stream: ImageStream) -> int:
-    """Length of a stage's class-balanced list: ``class_balanced_draws``, or the schedule
-    horizon times the batch size (the original's MAX_ITER × BATCH_SIZE)."""
-    return stream.class_balanced_draws or schedule_horizon(stage_cfg) * stage_cfg.batch_size
+    draws = class_balanced_draws(config, stage) if stream.class_balanced else 0
+    pairs = training_pairs(config.data, domain, seed, labelled, draws)
+    return training_dataset(pairs, stream, config.model.normalization,
+                            getattr(config, stage).batch_size, seed, labelled)
 
 
 def check_data(config: Config) -> None:
     """Raise the FadaError a training run would meet later, now: every prepared split the
-    config trains or evaluates on must exist and suit the config (synthetic data always does)."""
+    run's stages train or evaluate on must exist and suit the config (synthetic data always
+    does, except for class-balanced sampling)."""
     cfg = config.data
     streams = {"source": [], "target": []}
-    for stage in ("source", "adapt"):
-        if stage in config.run.stages:
-            for domain in ("source", "target") if stage == "adapt" else ("source",):
-                streams[domain].append(getattr(getattr(config, stage), f"{domain}_images"))
+    for stage in config.run.stages:
+        for domain, stream in stage_streams(config, stage).items():
+            streams[domain].append(stream)
     for domain, labelled in (("source", True), ("target", False)):
+        if not streams[domain]:
+            continue
+        balanced = any(s.class_balanced for s in streams[domain])
         if getattr(cfg, domain).dataset == "synthetic":
-            if any(s.class_balanced for s in streams[domain]):
-                training_pairs(cfg, domain, 0, labelled, class_balanced_draws=1)  # raises
+            if balanced:
+                raise FadaError(SYNTHETIC_NOT_BALANCED.format(domain=domain))
             continue
         prepared = prepared_split(cfg, domain, getattr(cfg, domain).train_split, labelled)
-        if any(s.class_balanced for s in streams[domain]):
+        if balanced:
             prepared.reader()  # class-balanced sampling needs random access (PNG storage)
     if cfg.target.dataset != "synthetic" and cfg.target.val_split:
         prepared_split(cfg, "target", cfg.target.val_split, labelled=True)

@@ -72,21 +72,20 @@ class TorchBatchNorm(keras.layers.Layer):
                 aggregation="none" if trainable else "mean"))
 
     def call(self, inputs, training=None):
+        # Statistics and normalisation in float32 (float64 inputs stay float64), the output in
+        # the input's dtype, as Keras' BatchNormalization under mixed precision.
+        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
         if training and self.trainable:
-            mean, variance = self._batch_moments(inputs)
+            mean, variance = self._batch_moments(x)
         else:
             mean, variance = self.moving_mean, self.moving_variance
-        stats_dtype = keras.backend.result_type(inputs.dtype, "float32")
-        scale = (ops.cast(self.gamma, stats_dtype)
-                 * ops.rsqrt(ops.cast(variance, stats_dtype) + self.epsilon))
-        dtype = inputs.dtype
-        return ((inputs - ops.cast(mean, dtype)) * ops.cast(scale, dtype)
-                + ops.cast(self.beta, dtype))
+        mean, variance = ops.cast(mean, x.dtype), ops.cast(variance, x.dtype)
+        scale = ops.cast(self.gamma, x.dtype) * ops.rsqrt(variance + self.epsilon)
+        return ops.cast((x - mean) * scale + ops.cast(self.beta, x.dtype), inputs.dtype)
 
-    def _batch_moments(self, inputs):
+    def _batch_moments(self, x):
         """Mean and biased variance over N, H, W of the (global) batch; updates the running
         statistics with torch's rule."""
-        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
         axes = list(range(len(x.shape) - 1))
         local_count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), x.dtype)
         # One all-reduce for the per-channel sums and the count, one for the squared deviations.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 
@@ -10,6 +11,10 @@ from fada_tf.config.recipe import checkpoint_stage, stage_model
 from fada_tf.data.classes import class_table
 from fada_tf.errors import FadaError
 from fada_tf.models import build_segmentor
+
+
+class CheckpointMismatch(FadaError):
+    """A weights file whose layers or shapes are not the network's."""
 
 
 def load_segmentor_weights(segmentor, path: str) -> None:
@@ -23,8 +28,9 @@ def load_segmentor_weights(segmentor, path: str) -> None:
     except FileNotFoundError:
         raise FadaError(f"checkpoint not found: {path}") from None
     except ValueError as err:
-        raise FadaError(f"checkpoint {path} does not match the configured model: "
-                        f"{_one_line(err)}") from None
+        raise CheckpointMismatch(f"checkpoint {path} does not match the configured model "
+                        f"({_one_line(err)}); was it written for another model.backbone or "
+                        "data.classes, or by an earlier fada-tf version?") from None
 
 
 def _one_line(err: ValueError) -> str:
@@ -39,11 +45,26 @@ def _one_line(err: ValueError) -> str:
 
 
 def restore_segmentor(config: Config, checkpoint: str):
-    """The segmentor described by ``config`` with the weights of ``checkpoint``: the network of
-    the stage that wrote it (``STAGE-STEP.weights.h5``; else the run's final stage), built
-    without reading an ImageNet initialisation first."""
-    stage = checkpoint_stage(checkpoint, config)
-    segmentor = build_segmentor(stage_model(config, stage, pretrained=False),
-                                class_table(config.data.classes).num_classes, seed=config.run.seed)
-    load_segmentor_weights(segmentor, checkpoint)
+    """The segmentor described by ``config`` with the weights of ``checkpoint``, built without
+    reading an ImageNet initialisation first.
+
+    Its BatchNorm kind is the one of the stage that wrote the file (``STAGE-STEP.weights.h5``;
+    the run's final stage for another name, e.g. a converted checkpoint): frozen, or trainable
+    for a self-distilled student (``distill.freeze_bn``). A file of the other kind — a
+    distilled teacher, a renamed file — is loaded into a network of that kind.
+    """
+    model = stage_model(config, checkpoint_stage(checkpoint), pretrained=False)
+    num_classes = class_table(config.data.classes).num_classes
+    segmentor = build_segmentor(model, num_classes, seed=config.run.seed)
+    try:
+        load_segmentor_weights(segmentor, checkpoint)
+    except CheckpointMismatch as error:
+        if model.backbone == "vgg16":  # no BatchNorm: nothing else to try
+            raise
+        segmentor = build_segmentor(dataclasses.replace(model, freeze_bn=not model.freeze_bn),
+                                    num_classes, seed=config.run.seed)
+        try:
+            load_segmentor_weights(segmentor, checkpoint)
+        except CheckpointMismatch:
+            raise error from None
     return segmentor

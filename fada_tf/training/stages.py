@@ -16,7 +16,7 @@ from fada_tf.adaptation import FADAModel, SourceOnlyModel, encoding_channels
 from fada_tf.adaptation.pseudo_labels import (pseudo_labelled_pairs, read_pseudo_label_statistics,
                                               write_pseudo_labels)
 from fada_tf.config import Config
-from fada_tf.config.recipe import eval_size, stage_model
+from fada_tf.config.recipe import checkpoint_stage, eval_size, stage_model
 from fada_tf.data.classes import ClassTable, class_table
 from fada_tf.data.datasets import check_data, split_pairs, stage_batches
 from fada_tf.data.pipeline import evaluation_dataset, training_dataset
@@ -24,7 +24,7 @@ from fada_tf.errors import FadaError
 from fada_tf.evaluation import evaluate
 from fada_tf.evaluation.evaluate import predict_labels
 from fada_tf.models import build_discriminator, build_segmentor, feature_channels
-from fada_tf.training.checkpoints import load_segmentor_weights
+from fada_tf.training.checkpoints import load_segmentor_weights, restore_segmentor
 from fada_tf.training.distribution import make_strategy
 from fada_tf.training.loop import LoopSettings, train_loop
 from fada_tf.training.optimizers import discriminator_optimizer, segmentor_optimizer
@@ -52,8 +52,12 @@ def run_training(config: Config, run: RunDir, strategy: tf.distribute.Strategy |
     set_precision(config.run.precision)
     table = class_table(config.data.classes)
     point = _resume_point(run, config) if resume else None
+    # The ImageNet initialisation is read only for a source stage that starts from it.
+    initialise = (config.run.stages[0] == "source" and not config.source.init_checkpoint
+                  and point is None)
     with strategy.scope():
-        segmentor = build_segmentor(config.model, table.num_classes, seed=config.run.seed)
+        segmentor = build_segmentor(stage_model(config, "source", pretrained=initialise),
+                                    table.num_classes, seed=config.run.seed)
     context = _Context(config, run, strategy, table, verbose)
     metrics = {"stages": {}} | (run.read_metrics() if point else {})
     for stage in config.run.stages:
@@ -115,13 +119,16 @@ def _initialise_adaptation(config: Config, segmentor) -> None:
 
 
 def _distillation_teacher(config: Config, segmentor, table: ClassTable, metrics: dict, verbose: int):
-    """The teacher is ``distill.teacher_checkpoint`` (evaluated into ``metrics["teacher"]``) or
-    the model of this run's previous stage."""
-    if config.distill.teacher_checkpoint:
-        load_segmentor_weights(segmentor, config.distill.teacher_checkpoint)
-        result = evaluate_target(config, segmentor, table, verbose, stage="adapt")
+    """The teacher is ``distill.teacher_checkpoint`` (evaluated into ``metrics["teacher"]``;
+    a network of the BatchNorm kind it was written with) or the model of this run's previous
+    stage."""
+    checkpoint = config.distill.teacher_checkpoint
+    if checkpoint:
+        segmentor = restore_segmentor(config, checkpoint)
+        result = evaluate_target(config, segmentor, table, verbose,
+                                 stage=checkpoint_stage(checkpoint) or "adapt")
         if result is not None:
-            metrics["teacher"] = result | {"checkpoint": config.distill.teacher_checkpoint}
+            metrics["teacher"] = result | {"checkpoint": checkpoint}
     elif config.run.stages[0] == "distill":
         raise FadaError("run.stages has distill without an earlier stage: set "
                         "distill.teacher_checkpoint, or use `fada-tf distill --teacher RUN`")
@@ -175,9 +182,10 @@ def train_distill(context: _Context, teacher, resume: ResumePoint | None = None)
     folder = run.path / "pseudo_labels"
     statistics = (read_pseudo_label_statistics(folder) if resume and folder.is_dir() else
                   write_pseudo_labels(teacher, config, context.table, folder, context.verbose))
+    fresh = stage.student_init == "model" and resume is None   # else its weights are replaced
     with context.strategy.scope():
-        student = build_segmentor(stage_model(config, "distill"), context.table.num_classes,
-                                  seed=config.run.seed)
+        student = build_segmentor(stage_model(config, "distill", pretrained=fresh),
+                                  context.table.num_classes, seed=config.run.seed)
     if stage.student_init == "teacher":
         student.set_weights(teacher.get_weights())
     seed = config.run.seed + _TARGET_STREAM + 1
