@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import click
@@ -11,6 +10,7 @@ import click
 from fada_tf.cli.common import (emit, json_option, model_options, resolve_model, set_option,
                                 work_on_stderr)
 from fada_tf.errors import FadaError
+from fada_tf.progress import default_verbosity
 
 
 @click.command("ccd")
@@ -73,7 +73,7 @@ def ccd(run_path, config_path, checkpoint, num_images, source_split, target_spli
             print(f"{title}: {weights}")
             results[title] = class_center_distance(
                 restore_segmentor(model_config, weights), datasets, table, num_batches=batches,
-                verbose=1 if sys.stderr.isatty() else 2) | {"checkpoint": str(weights)}
+                verbose=default_verbosity()) | {"checkpoint": str(weights)}
         if plot_path:
             from fada_tf.visualize import plot_ccd
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 
 import click
@@ -71,6 +70,22 @@ def resolve_model(run_path, config_path, checkpoint, overrides):
     raise FadaError("say which model: --run RUN, or --config FILE --checkpoint WEIGHTS")
 
 
+# Optional modules and the extra of setup.cfg that installs each.
+EXTRAS = {"onnx": "export", "tf2onnx": "export", "onnxruntime": "export", "torch": "torch",
+          "matplotlib": "plot"}
+
+
+def missing_extra(err: ModuleNotFoundError, command: str) -> FadaError | None:
+    """A one-line FadaError naming the extra that installs the missing module, if it is optional."""
+    module = (err.name or "").split(".")[0]
+    extra = EXTRAS.get(module)
+    if extra is None:
+        return None
+    gpu = " (or export-gpu for ONNX Runtime on CUDA)" if extra == "export" else ""
+    return FadaError(f"`{command}` needs the optional `{extra}` extra{gpu}, which provides {module}: "
+                     f"pip install 'fada-tf[{extra}]' (in a clone: pip install -e '.[{extra}]')")
+
+
 class FadaGroup(click.Group):
     """A click group that turns user errors into one-line messages."""
 
@@ -78,19 +93,27 @@ class FadaGroup(click.Group):
         try:
             return super().invoke(ctx)
         except FadaError as err:
-            failure = click.ClickException(str(err))
-            failure.exit_code = getattr(err, "exit_code", failure.exit_code)
-            raise failure from None
+            raise _one_line_failure(err) from None
+        except ModuleNotFoundError as err:
+            needed = missing_extra(err, f"{ctx.command_path} {ctx.invoked_subcommand or ''}".strip())
+            if needed is None:   # not an optional extra: a broken installation, keep the traceback
+                raise
+            raise _one_line_failure(needed) from None
         except KeyboardInterrupt:   # Ctrl-C outside a training loop (which saves and stops itself)
             failure = click.ClickException("interrupted")
             failure.exit_code = 130
             raise failure from None
 
 
+def _one_line_failure(err: FadaError) -> click.ClickException:
+    failure = click.ClickException(str(err))
+    failure.exit_code = getattr(err, "exit_code", failure.exit_code)
+    return failure
+
+
 @contextlib.contextmanager
 def work_on_stderr():
     """Send everything printed while working (Keras progress bars included) to stderr."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with contextlib.redirect_stdout(sys.stderr):
         yield
 

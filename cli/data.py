@@ -6,6 +6,7 @@ import click
 
 from fada_tf.cli.common import FadaGroup, emit, json_option, work_on_stderr
 from fada_tf.data.raw import CROSSCITY_LABEL_ENCODINGS, RAW_DATASETS
+from fada_tf.progress import default_verbosity
 
 # Problems printed in the text report (--json lists them all).
 _SHOWN_PROBLEMS = 50
@@ -16,7 +17,7 @@ split_option = click.option("--split", "splits", multiple=True,
 crosscity_option = click.option(
     "--crosscity-labels", type=click.Choice(CROSSCITY_LABEL_ENCODINGS), default=CROSSCITY_LABEL_ENCODINGS[0],
     show_default=True, help="What Cross-City's *_eval.png values are: Cityscapes label IDs, "
-    "Cityscapes train IDs, or indices of the 13 classes (see README, Real datasets).")
+    "Cityscapes train IDs, or indices of the 13 classes (see docs/datasets.md).")
 workers_option = click.option("--workers", type=click.IntRange(min=1), default=None,
                               help="Files decoded in parallel (default: every core).")
 
@@ -74,7 +75,7 @@ def prepare(dataset, root, out, splits, fix_sizes, skip_bad, storage, shards, cr
 
         options = PrepareOptions(dataset, root, tuple(splits), fix_sizes, skip_bad, storage, shards,
                                  crosscity_labels)
-        manifest = run_prepare(options, out, workers, log=_log)
+        manifest = run_prepare(options, out, workers, log=_log, verbose=default_verbosity())
     result = {"out": out, "dataset": dataset, "classes": manifest["classes"], "storage": storage,
               "splits": {split: {key: len(value) if isinstance(value, list) else value
                                  for key, value in report.items()}
@@ -111,7 +112,7 @@ def check(ctx, path, dataset, splits, crosscity_labels, workers, as_json):
     with work_on_stderr():
         from fada_tf.data.check import check as run_check
 
-        result = run_check(path, dataset, crosscity_labels, tuple(splits), workers, log=_log)
+        result = run_check(path, dataset, crosscity_labels, tuple(splits), workers, default_verbosity())
     emit(result, as_json, _check_report(result))
     if result["problems"]:
         ctx.exit(1)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 import click
 
 from fada_tf.cli.common import (emit, json_option, runtime_options, runtime_overrides, set_option,
                                 work_on_stderr)
+from fada_tf.progress import default_verbosity
 
 
 @click.command()
@@ -55,7 +55,7 @@ def distill(teacher_path, config_path, overrides, output, strategy, precision, j
         from fada_tf.training.stages import run_training
 
         run = RunDir.create(worker_path(distribution, output), config)
-        metrics = run_training(config, run, distribution, verbose=1 if sys.stderr.isatty() else 2)
+        metrics = run_training(config, run, distribution, verbose=default_verbosity())
     result = {"run_dir": str(run.path), **metrics}
     emit(result, as_json, _report(result))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
-import sys
 from pathlib import Path
 
 import click
@@ -14,6 +13,7 @@ from fada_tf.cli.common import (emit, json_option, model_options, resolve_model,
                                 work_on_stderr)
 from fada_tf.cli.scales import resolve_scales, scale_options
 from fada_tf.errors import FadaError
+from fada_tf.progress import default_verbosity
 
 
 @click.command("eval")
@@ -101,7 +101,7 @@ def _evaluate_one(config, checkpoint, split, scales, flip, save_predictions, as_
         stage = checkpoint_stage(checkpoint)
         segmentor = restore_segmentor(config, checkpoint)
         with writer or contextlib.nullcontext():
-            result = evaluate_target(config, segmentor, table, _verbosity(), split=split,
+            result = evaluate_target(config, segmentor, table, default_verbosity(), split=split,
                                      stage=stage, scales=scales, flip=flip, on_predictions=writer)
     result.update(checkpoint=str(checkpoint), split=split, scales=scales, flip=flip)
     if save_predictions:
@@ -131,7 +131,7 @@ def _evaluate_folder(config, folder, csv_path, split, scales, flip, as_json):
             stage = checkpoint_stage(path)
             segmentor = restore_segmentor(config, str(path))
             rows.append({"checkpoint": str(path)} | evaluate_target(
-                config, segmentor, table, _verbosity(), split=split, stage=stage, scales=scales,
+                config, segmentor, table, default_verbosity(), split=split, stage=stage, scales=scales,
                 flip=flip))
     _write_csv(rows, csv_path)
     best = max(rows, key=lambda r: r["miou"])
@@ -170,7 +170,7 @@ def _evaluate_files(run_path, config_path, predictions, labels, overrides, as_js
         from fada_tf.data.classes import class_table
         from fada_tf.evaluation.label_files import evaluate_label_files
 
-        result = evaluate_label_files(predictions, labels, class_table(config.data.classes), _verbosity())
+        result = evaluate_label_files(predictions, labels, class_table(config.data.classes), default_verbosity())
     result.update(predictions=predictions, labels=labels)
     from fada_tf.evaluation.report import iou_table
 
@@ -182,7 +182,3 @@ def _how(scales, flip) -> str:
     text = "single scale" if scales == [1.0] else "scales " + ", ".join(f"{s:g}" for s in scales)
     return text + (" + flips" if flip else "")
 
-
-def _verbosity() -> int:
-    """A live progress bar on a terminal, one line at the end in logs and pipes."""
-    return 1 if sys.stderr.isatty() else 2

@@ -1,6 +1,7 @@
 """``fada-tf``: train, adapt and evaluate segmentors with fine-grained adversarial learning.
 
-TensorFlow is imported inside the commands, so ``fada-tf --help`` is instant.
+TensorFlow is imported inside the commands, so ``fada-tf --help`` is instant, and without its
+native start-up lines unless ``--verbose`` (``fada_tf.cli.quiet``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from fada_tf.cli.evaluate import eval_command
 from fada_tf.cli.distill import distill
 from fada_tf.cli.export import export
 from fada_tf.cli.predict import predict
+from fada_tf.cli.quiet import quiet_tensorflow
 from fada_tf.cli.train import train
 
 
 @click.group(cls=FadaGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="fada-tf")
-def cli():
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also show TensorFlow's native log lines (start-up, devices, C++ warnings).")
+def cli(verbose):
     """FADA (Wang et al., ECCV 2020) in Keras 3 / TensorFlow.
 
     \b
@@ -29,6 +33,8 @@ def cli():
         fada-tf train --output runs/demo
         fada-tf eval --run runs/demo
     """
+    if not verbose:
+        quiet_tensorflow()
 
 
 cli.add_command(train)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 import click
@@ -10,6 +9,7 @@ import click
 from fada_tf.cli.common import (config_option, emit, json_option, runtime_options, runtime_overrides,
                                 set_option, work_on_stderr)
 from fada_tf.errors import FadaError
+from fada_tf.progress import default_verbosity
 
 STAGE_TITLES = {"source": "source-only", "adapt": "FADA", "distill": "self-distilled"}
 
@@ -72,7 +72,7 @@ def train(config_path, overrides, output, resume_path, plan, strategy, precision
         else:
             run = RunDir.create(worker_path(distribution, output or time.strftime("runs/%Y%m%d-%H%M%S")),
                                 config)
-        metrics = run_training(config, run, distribution, verbose=1 if sys.stderr.isatty() else 2,
+        metrics = run_training(config, run, distribution, verbose=default_verbosity(),
                                resume=bool(resume_path))
     result = {"run_dir": str(run.path), "replicas": distribution.num_replicas_in_sync,
               "stages": metrics["stages"]}

@@ -1,4 +1,4 @@
-"""Draw docs/synthetic_shift.png: scenes of the built-in shift with their labels.
+"""Draw docs/images/synthetic_shift.png: scenes of the built-in shift with their labels.
 
 Run from the repository root::
 
@@ -17,4 +17,4 @@ for style in ("game", "real"):
     images, labels = render_split(style, 4, seed=2020)
     rows.append(list(images))
     rows.append(list(colorize(labels, table)))
-print(save_grid(rows, Path(__file__).parent / "synthetic_shift.png", scale=2))
+print(save_grid(rows, Path(__file__).parent / "images" / "synthetic_shift.png", scale=2))

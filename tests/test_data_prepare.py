@@ -191,5 +191,28 @@ def test_bad_options_are_errors(tmp_path):
         prepare(PrepareOptions("gta5", str(tmp_path / "gta5"), splits=("val",)), str(tmp_path / "o"))
     with pytest.raises(FadaError, match="is not a folder"):
         prepare(PrepareOptions("gta5", str(tmp_path / "nothing")), str(tmp_path / "o"))
-    with pytest.raises(FadaError, match="images not found: is --root a GTA5 release"):
-        prepare(PrepareOptions("gta5", str(tmp_path)), str(tmp_path / "o"))
+    with pytest.raises(FadaError, match=r"is not a gta5 release: it should hold images/ and labels/ "
+                                        r"\(images/\*.png, labels/\*.png\), and no folder inside it does"):
+        (tmp_path / "empty" / "images").mkdir(parents=True)
+        prepare(PrepareOptions("gta5", str(tmp_path / "empty")), str(tmp_path / "o"))
+
+
+@pytest.mark.parametrize("dataset,writer,inside", [
+    ("synthia", write_synthia, "RAND_CITYSCAPES"),                  # the release's one folder
+    ("cityscapes", write_cityscapes, "downloads/cityscapes"),       # two levels down
+])
+def test_the_folder_a_release_unpacks_to_is_found(tmp_path, dataset, writer, inside):
+    writer(tmp_path / "raw" / inside)
+    messages = []
+    manifest = prepare(PrepareOptions(dataset, str(tmp_path / "raw")), str(tmp_path / "out"),
+                       log=messages.append)
+    assert manifest["prepared_with"]["root"] == str((tmp_path / "raw" / inside).resolve())
+    assert f"{dataset} release found in {(tmp_path / 'raw' / inside).resolve()}" in messages
+    assert all(entry["items"] for entry in manifest["splits"].values())
+
+
+def test_several_releases_under_the_root_are_named(tmp_path):
+    for city in ("Rio", "Rome"):
+        write_crosscity(tmp_path / "NTHU" / city, train=1, test=1)
+    with pytest.raises(FadaError, match=r"holds 2 crosscity releases; pass one of: .*NTHU/Rio, .*NTHU/Rome$"):
+        prepare(PrepareOptions("crosscity", str(tmp_path / "NTHU")), str(tmp_path / "o"))

@@ -12,7 +12,7 @@ the reference implementation does, in its order:
 2. **Discriminator step** (eq. 5): ``0.5 · CE(D(f_s), [a_s; 0]) + 0.5 · CE(D(f_t), [0; a_t])``
    on the same step's features, detached, with the discriminator's optimiser.
 
-How the step is computed (same maths, measured faster and smaller, see the README's "Training
+How the step is computed (same maths, measured faster and smaller: docs/performance.md, "Training
 speed and memory"): the source image goes through the segmentor and is differentiated (L_seg)
 before the target image goes through it, so only one domain's activations are alive at a time;
 the segmentor's gradient is the sum of the two passes' gradients. D runs once on the target
@@ -27,6 +27,23 @@ aligned) and taken to float32 before the losses, as in the reference. Under a
 (``fada_tf.adaptation.replicas``), and each optimiser scales its loss for mixed float16
 (``optimizer.scale_loss``; identity unless it is a ``keras.optimizers.LossScaleOptimizer``)
 inside the tape, so that the scaling is differentiated too.
+
+Two ways to train it:
+
+* ``model.fit(tf.data.Dataset.zip((source_batches, target_batches)), ...)``: ``train_step``
+  updates one ``keras.metrics.Mean`` per loss (``model.metrics``: ``seg_loss``, ``adv_loss``,
+  ``d_loss``) and returns their results, so ``fit`` reports, and ``History`` records, each
+  epoch's mean of the per-step losses (and resets them every epoch); also under a
+  ``MirroredStrategy``'s scope, where the trackers add up the replicas' shares
+  (``update_trackers``);
+* the run's own loop (``fada_tf.training.steps.compiled_step``, under any ``tf.distribute``
+  strategy) calls ``train_step_losses``: the same step, returning this step's losses (a
+  replica's shares of them) and touching no tracker.
+
+The model is a registered Keras serialisable (``get_config`` holds the segmentor, the
+discriminator and the hyper-parameters; ``get_compile_config`` both optimisers), so
+``model.save("fada.keras")`` / ``keras.saving.load_model`` round-trips it, optimiser states
+included, and the loaded model continues ``fit``.
 """
 
 from __future__ import annotations
@@ -41,6 +58,12 @@ from fada_tf.models.discriminator import discriminator_logits
 from fada_tf.models.resize import resize_bilinear
 
 
+LOSS_NAMES = ("seg_loss", "adv_loss", "d_loss")
+# Keras compile() arguments that would add losses or metrics FADAModel does not compute.
+_FOREIGN_COMPILE_ARGUMENTS = ("loss", "loss_weights", "metrics", "weighted_metrics")
+
+
+@keras.saving.register_keras_serializable(package="fada_tf")
 class FADAModel(keras.Model):
     """Segmentor + fine-grained discriminator trained with alternating updates.
 
@@ -52,8 +75,11 @@ class FADAModel(keras.Model):
         temperature, clip, hard_threshold: see ``domain_encoding``.
 
     Compile with ``compile(segmentor_optimizer=..., discriminator_optimizer=...)``; each is
-    built on exactly the variables it updates. ``train_step`` returns this step's losses
-    (a replica's shares of them under a strategy; the shares add up to the losses).
+    built on exactly the variables it updates. Batches are
+    ``((source_images, source_labels), target_images)``. ``train_step_losses`` returns this
+    step's losses (a replica's shares of them under a strategy; the shares add up to the
+    losses); ``train_step``, which ``fit`` runs, also accumulates them in ``metrics`` and
+    returns the trackers' means.
     """
 
     def __init__(self, segmentor, discriminator, encoding="soft", lambda_adv=0.001,
@@ -66,8 +92,22 @@ class FADAModel(keras.Model):
         self.temperature = temperature
         self.clip = clip
         self.hard_threshold = hard_threshold
+        self.seg_loss_tracker = keras.metrics.Mean(name="seg_loss")
+        self.adv_loss_tracker = keras.metrics.Mean(name="adv_loss")
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        # The networks are built already: fit() need not trace the model to build it.
+        self.built = segmentor.built and discriminator.built
+
+    @property
+    def metrics(self):
+        """The loss trackers, in ``LOSS_NAMES`` order; ``fit`` resets them every epoch."""
+        return [self.seg_loss_tracker, self.adv_loss_tracker, self.d_loss_tracker]
 
     def compile(self, segmentor_optimizer, discriminator_optimizer, **kwargs):
+        """``segmentor_optimizer`` (``model.optimizer``) and ``discriminator_optimizer``;
+        ``kwargs`` are Keras' ``compile`` options (``jit_compile``, ``steps_per_execution``,
+        ``run_eagerly``); the losses are FADA's own, so no ``loss`` or ``metrics``."""
+        _reject_foreign_compile_arguments(self, kwargs)
         super().compile(optimizer=segmentor_optimizer, **kwargs)
         self.discriminator_optimizer = discriminator_optimizer
         segmentor_optimizer.build(self.segmentor.trainable_variables)
@@ -80,6 +120,14 @@ class FADAModel(keras.Model):
         return domain_encoding(logits, self.encoding, self.temperature, self.clip, self.hard_threshold)
 
     def train_step(self, data):
+        """One step (``train_step_losses``); returns each loss tracker's mean (``fit``'s logs)."""
+        losses = self.train_step_losses(data)
+        update_trackers(self.metrics, losses)
+        return {tracker.name: tracker.result() for tracker in self.metrics}
+
+    def train_step_losses(self, data):
+        """One optimisation step of both networks on ``data``; returns this step's
+        ``{"seg_loss", "adv_loss", "d_loss"}`` (a replica's shares of them under a strategy)."""
         (source_images, source_labels), target_images = data
         source_size = tf.shape(source_images)[1:3]
         target_size = tf.shape(target_images)[1:3]
@@ -123,6 +171,56 @@ class FADAModel(keras.Model):
         self.optimizer.apply(gradients, segmentor_vars)
         self.discriminator_optimizer.apply(discriminator_gradients, discriminator_vars)
         return {"seg_loss": seg_loss, "adv_loss": adv_loss, "d_loss": d_loss}
+
+    def get_config(self):
+        return {**super().get_config(),
+                "segmentor": keras.saving.serialize_keras_object(self.segmentor),
+                "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+                "encoding": self.encoding, "lambda_adv": self.lambda_adv,
+                "temperature": self.temperature, "clip": self.clip,
+                "hard_threshold": self.hard_threshold}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        networks = {key: keras.saving.deserialize_keras_object(config.pop(key),
+                                                               custom_objects=custom_objects)
+                    for key in ("segmentor", "discriminator")}
+        return cls(**networks, **config)
+
+    def get_compile_config(self):
+        """Keras' compile config (``optimizer``: the segmentor's) plus ``discriminator_optimizer``."""
+        config = super().get_compile_config()
+        if config:
+            config["discriminator_optimizer"] = keras.saving.serialize_keras_object(
+                self.discriminator_optimizer)
+        return config
+
+    def compile_from_config(self, config):
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(segmentor_optimizer=config.pop("optimizer"),
+                     discriminator_optimizer=config.pop("discriminator_optimizer"), **config)
+
+
+def update_trackers(trackers, losses) -> None:
+    """Add this step's ``losses`` (by tracker name) to the ``keras.metrics.Mean`` trackers.
+
+    Under a ``tf.distribute`` strategy each replica holds its *share* of a loss; the metric
+    variables add the replicas' updates, so each replica adds its share times the number of
+    replicas (and a count of 1): the sum over replicas is then the global loss with a count
+    of the number of replicas. With one replica this is the loss itself.
+    """
+    replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+    for tracker in trackers:
+        loss = losses[tracker.name]
+        tracker.update_state(loss * replicas if replicas > 1 else loss)
+
+
+def _reject_foreign_compile_arguments(model, kwargs) -> None:
+    given = [key for key in _FOREIGN_COMPILE_ARGUMENTS if kwargs.get(key) is not None]
+    if given:
+        raise ValueError(f"{type(model).__name__} computes its own losses: compile() takes no "
+                         f"{', '.join(given)}")
 
 
 def _float32(tensor):

@@ -24,6 +24,7 @@ from fada_tf.data.pipeline import evaluation_dataset
 from fada_tf.evaluation.evaluate import predict_probabilities
 from fada_tf.evaluation.label_files import write_label_png
 from fada_tf.evaluation.metrics import confusion_matrix, summarize
+from fada_tf.progress import Progress
 
 STATISTICS = "statistics.json"
 
@@ -65,7 +66,7 @@ def write_pseudo_labels(teacher: keras.Model, config: Config, table: ClassTable,
     k = table.num_classes
     confusion = np.zeros((k, k + 1), np.int64)
     batches = int(data.cardinality())
-    progress = keras.utils.Progbar(batches if batches > 0 else None, unit_name="batch", verbose=verbose)
+    progress = Progress(batches if batches > 0 else None, "pseudo labels", "batch", verbose)
     count, ignored, pixels = 0, 0, 0
     for images, labels in data:
         pseudo = label(images, tf.shape(labels)[1:3]).numpy()
@@ -75,7 +76,8 @@ def write_pseudo_labels(teacher: keras.Model, config: Config, table: ClassTable,
         ignored += int(np.sum(pseudo == IGNORE_LABEL))
         pixels += pseudo.size
         confusion += confusion_matrix(labels.numpy(), pseudo, k, count_misses=True)
-        progress.add(1)
+        progress.update()
+    progress.close()
     quality = summarize(confusion, table) if confusion.sum() else None
     statistics = {"num_images": count, "ignored_fraction": ignored / pixels if pixels else 0.0,
                   "quality": quality}

@@ -228,7 +228,7 @@ class DistillStageConfig:
     # weights in the paper configs, as the reference does) or as a copy of the teacher
     # ("teacher"). For the synthetic default a fresh tiny network is a random one, which
     # discards what the source labels taught; a copy of the teacher scored 0.4 mIoU higher
-    # on 3 of 3 seeds (README "Evaluation, CCD and self-distillation").
+    # on 3 of 3 seeds (docs/evaluation.md).
     student_init: StudentInit = "teacher"
     # The teacher's weights when the run has no earlier stage (`fada-tf distill --teacher`
     # fills it in); it must have this config's model architecture.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -20,11 +20,12 @@ from fada_tf.data import canonical, files
 from fada_tf.data.classes import IGNORE_LABEL, class_table
 from fada_tf.data.parallel import ordered_map
 from fada_tf.data.raw import RAW_DATASETS
-from fada_tf.data.raw.common import RawFormat, RawPair
+from fada_tf.data.raw.common import RawFormat, RawPair, find_release_root
 from fada_tf.data.raw.pairs import BadPair, read_pair
 from fada_tf.data.raw.registry import raw_format
 from fada_tf.data.tfrecord import read_records
 from fada_tf.errors import FadaError
+from fada_tf.progress import Progress
 
 _CHUNK = 64  # TFRecord items decoded in parallel at a time
 
@@ -55,24 +56,23 @@ class _Tally:
 
 def check(path: str, dataset: str | None = None, crosscity_labels: str = "labelid",
           splits: tuple[str, ...] = (), workers: int | None = None,
-          log: Callable[[str], None] = lambda message: None) -> dict:
+          verbose: int = 0) -> dict:
     """``{"num_images", "class_pixels": {name: pixels}, "problems": [...], ...}`` of ``path``.
 
     A folder with a manifest is checked as a prepared dataset; any other needs ``dataset``,
     the raw release it holds.
     """
     if canonical.is_prepared(path):
-        return check_prepared(path, splits, workers, log)
+        return check_prepared(path, splits, workers, verbose)
     if dataset is None:
         raise FadaError(f"{path} is not a prepared dataset (no {canonical.MANIFEST}); to check a raw "
                         f"release, say which: --dataset {'|'.join(RAW_DATASETS)}")
-    if not Path(path).is_dir():
-        raise FadaError(f"{path} is not a folder")
-    return check_raw(path, raw_format(dataset, crosscity_labels), splits, workers, log)
+    fmt = raw_format(dataset, crosscity_labels)
+    return check_raw(str(find_release_root(fmt, Path(path))), fmt, splits, workers, verbose)
 
 
 def check_raw(root: str, fmt: RawFormat, splits: tuple[str, ...] = (), workers=None,
-              log: Callable[[str], None] = lambda message: None) -> dict:
+              verbose: int = 0) -> dict:
     """Read every pair of a raw release the way ``prepare`` does, without writing anything."""
     table = class_table(fmt.classes)
     tally = _Tally(table.num_classes)
@@ -85,10 +85,10 @@ def check_raw(root: str, fmt: RawFormat, splits: tuple[str, ...] = (), workers=N
             tally.problems.append(f"split {split}: {err}")
             continue
         tally.splits[split] = len(pairs)
-        progress = lambda done, total: log(f"{fmt.name} {split}: {done}/{total} pairs")  # noqa: E731
-        for result in ordered_map(lambda pair: _check_raw_pair(fmt, pair, table.num_classes), pairs,
-                                  workers, progress):
-            tally.add(*result)
+        with Progress(len(pairs), f"{fmt.name} {split}", "pair", verbose) as progress:
+            for result in ordered_map(lambda pair: _check_raw_pair(fmt, pair, table.num_classes),
+                                      pairs, workers, progress):
+                tally.add(*result)
     return tally.result(path=root, kind="raw", dataset=fmt.name, classes=table.key,
                         class_names=list(table.names))
 
@@ -107,7 +107,7 @@ def _check_raw_pair(fmt: RawFormat, pair: RawPair, num_classes: int):
 
 
 def check_prepared(root: str, splits: tuple[str, ...] = (), workers=None,
-                   log: Callable[[str], None] = lambda message: None) -> dict:
+                   verbose: int = 0) -> dict:
     """Decode every stored pair with TensorFlow and compare it with the manifest and statistics."""
     manifest = canonical.read_manifest(root)
     stats = canonical.read_class_stats(root)["splits"]
@@ -120,11 +120,11 @@ def check_prepared(root: str, splits: tuple[str, ...] = (), workers=None,
         tally.splits[split] = len(entry["items"])
         expected = stats.get(split) or [None] * len(entry["items"])
         stored = _stored_pairs(root, manifest["storage"], split, entry, tally.problems)
-        for done, chunk in enumerate(iter(lambda: list(islice(stored, _CHUNK)), []), 1):
-            for result in ordered_map(lambda args: _check_stored(*args, table.num_classes),
-                                      [(*s[1:], expected[s[0]]) for s in chunk], workers):
-                tally.add(*result)
-            log(f"{split}: {min(done * _CHUNK, len(entry['items']))}/{len(entry['items'])} pairs")
+        with Progress(len(entry["items"]), split, "pair", verbose) as progress:
+            for chunk in iter(lambda: list(islice(stored, _CHUNK)), []):
+                for result in ordered_map(lambda args: _check_stored(*args, table.num_classes),
+                                          [(*s[1:], expected[s[0]]) for s in chunk], workers, progress):
+                    tally.add(*result)
     return tally.result(path=root, kind="prepared", dataset=manifest["dataset"], classes=table.key,
                         class_names=list(table.names))
 

@@ -26,10 +26,11 @@ from PIL import Image
 from fada_tf.data import canonical, files
 from fada_tf.data.classes import class_table
 from fada_tf.data.parallel import ordered_map
-from fada_tf.data.raw.common import RawFormat, RawPair
+from fada_tf.data.raw.common import RawFormat, RawPair, find_release_root
 from fada_tf.data.raw.pairs import BadPair, read_pair
 from fada_tf.data.raw.registry import raw_format
 from fada_tf.data.tfrecord import write_shards
+from fada_tf.progress import Progress
 from fada_tf.errors import FadaError
 
 STORAGES = ("png", "tfrecord")
@@ -51,11 +52,16 @@ class PrepareOptions:
 
 
 def prepare(options: PrepareOptions, out: str, workers: int | None = None,
-            log: Callable[[str], None] = lambda message: None) -> dict:
-    """Prepare ``options.dataset`` from ``options.root`` into ``out``; returns the manifest."""
+            log: Callable[[str], None] = lambda message: None, verbose: int = 0) -> dict:
+    """Prepare ``options.dataset`` from ``options.root`` into ``out``; returns the manifest.
+
+    ``log`` receives messages; ``verbose`` shows the progress per split (``fada_tf.progress``).
+    """
     fmt = raw_format(options.dataset, options.crosscity_labels)
-    options = dataclasses.replace(options, root=str(Path(options.root).resolve()),
-                                  splits=tuple(options.splits) or fmt.splits)
+    root = find_release_root(fmt, Path(options.root).resolve())
+    if root != Path(options.root).resolve():
+        log(f"{fmt.name} release found in {root}")
+    options = dataclasses.replace(options, root=str(root), splits=tuple(options.splits) or fmt.splits)
     _validate(options, fmt, out)
     partial = out.rstrip("/") + ".partial"
     _start_or_resume(partial, options, log)
@@ -65,8 +71,9 @@ def prepare(options: PrepareOptions, out: str, workers: int | None = None,
         pairs = fmt.list_pairs(Path(options.root), split)
         if not pairs:
             raise FadaError(f"{options.root}: no images found for split {split}")
-        records, problems = _prepare_split(fmt, pairs, split, partial, options, table.num_classes,
-                                           workers, log)
+        with Progress(len(pairs), f"{fmt.name} {split}", "pair", verbose) as progress:
+            records, problems = _prepare_split(fmt, pairs, split, partial, options,
+                                               table.num_classes, workers, progress)
         if not records:
             raise FadaError(f"every pair of split {split} is bad; the first: {problems[0]}")
         labelled = pairs[0].label is not None
@@ -88,8 +95,6 @@ def prepare(options: PrepareOptions, out: str, workers: int | None = None,
 
 
 def _validate(options: PrepareOptions, fmt: RawFormat, out: str) -> None:
-    if not Path(options.root).is_dir():
-        raise FadaError(f"--root {options.root} is not a folder")
     unknown = [s for s in options.splits if s not in fmt.splits]
     if unknown:
         raise FadaError(f"{fmt.name} has splits {', '.join(fmt.splits)}, not {', '.join(unknown)}")
@@ -118,7 +123,7 @@ def _start_or_resume(partial: str, options: PrepareOptions, log) -> None:
         files.write_json(recorded, wanted)
 
 
-def _prepare_split(fmt, pairs, split, partial, options, num_classes, workers, log):
+def _prepare_split(fmt, pairs, split, partial, options, num_classes, workers, progress):
     """Records of the good pairs and messages of the bad ones; stops on bad pairs unless skip_bad."""
     def one(pair: RawPair):
         try:
@@ -126,8 +131,7 @@ def _prepare_split(fmt, pairs, split, partial, options, num_classes, workers, lo
         except BadPair as err:
             return str(err)
 
-    results = list(ordered_map(one, pairs, workers,
-                               lambda done, total: log(f"{fmt.name} {split}: {done}/{total} pairs")))
+    results = list(ordered_map(one, pairs, workers, progress))
     records = [r for r in results if isinstance(r, dict)]
     problems = [r for r in results if isinstance(r, str)]
     if problems and not options.skip_bad:

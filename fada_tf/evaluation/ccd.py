@@ -34,6 +34,7 @@ from fada_tf.config import Config
 from fada_tf.data.classes import ClassTable
 from fada_tf.data.datasets import split_pairs
 from fada_tf.data.pipeline import evaluation_dataset
+from fada_tf.progress import Progress
 
 
 class ClassCenterStats:
@@ -111,13 +112,13 @@ def class_center_distance(segmentor: keras.Model, datasets: Iterable[tf.data.Dat
         features = segmentor(images, training=False)["features"]
         return class_sums(features, labels_at(labels, tf.shape(features)[1:3]), table.num_classes)
 
-    progress = keras.utils.Progbar(num_batches, unit_name="batch", verbose=verbose)
     num_images = 0
-    for dataset in datasets:
-        for images, labels in dataset:
-            stats.add(*(t.numpy() for t in batch_sums(images, labels)))
-            num_images += int(images.shape[0])
-            progress.add(1)
+    with Progress(num_batches, "class centres", "batch", verbose) as progress:
+        for dataset in datasets:
+            for images, labels in dataset:
+                stats.add(*(t.numpy() for t in batch_sums(images, labels)))
+                num_images += int(images.shape[0])
+                progress.update()
     return summarize_ccd(stats.ccd(), table) | {"num_images": num_images}
 
 

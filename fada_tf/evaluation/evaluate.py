@@ -20,6 +20,7 @@ import tensorflow as tf
 from fada_tf.data.classes import IGNORE_LABEL, ClassTable
 from fada_tf.evaluation.metrics import summarize
 from fada_tf.models.resize import resize_bilinear
+from fada_tf.progress import Progress
 
 
 def predict_probabilities(segmentor: keras.Model, images, size, scales: Sequence[float] = (1.0,),
@@ -67,8 +68,7 @@ def evaluate(segmentor: keras.Model, dataset: tf.data.Dataset, table: ClassTable
     ``scales``/``flip``); the confusion matrix is accumulated over the whole split, so memory
     does not grow with the split's size. ``on_predictions`` receives each batch's predicted
     train IDs (e.g. to save them). Returns ``summarize(...)`` plus ``num_images``.
-    ``verbose``: 1 a live progress bar, 2 a line at the end, 0 nothing (on stdout: the CLI
-    sends it to stderr).
+    ``verbose``: 1 a live progress bar, 2 periodic lines, 0 nothing (``fada_tf.progress``).
     """
     k = table.num_classes
     scales = tuple(float(s) for s in scales)
@@ -82,15 +82,15 @@ def evaluate(segmentor: keras.Model, dataset: tf.data.Dataset, table: ClassTable
         return counts, predictions
 
     confusion = np.zeros(k * k, np.int64)
-    progress = keras.utils.Progbar(num_batches, unit_name="batch", verbose=verbose)
     num_images = 0
-    for images, labels in dataset:
-        counts, predictions = batch_confusion(images, labels)
-        confusion += counts.numpy()
-        if on_predictions is not None:
-            on_predictions(predictions.numpy())
-        num_images += int(images.shape[0])
-        progress.add(1)
+    with Progress(num_batches, "evaluate", "batch", verbose) as progress:
+        for images, labels in dataset:
+            counts, predictions = batch_confusion(images, labels)
+            confusion += counts.numpy()
+            if on_predictions is not None:
+                on_predictions(predictions.numpy())
+            num_images += int(images.shape[0])
+            progress.update()
     result = summarize(confusion.reshape(k, k), table)
     result["num_images"] = num_images
     return result

@@ -11,13 +11,13 @@ import os
 import shutil
 from pathlib import Path
 
-import keras
 import numpy as np
 from PIL import Image
 
 from fada_tf.data.classes import IGNORE_LABEL, ClassTable
 from fada_tf.errors import FadaError
 from fada_tf.evaluation.metrics import confusion_matrix, summarize
+from fada_tf.progress import Progress
 from fada_tf.visualize import colorize
 
 LABELS, COLOURS = "labels", "color"
@@ -102,7 +102,7 @@ def evaluate_label_files(predictions: str | Path, labels: str | Path, table: Cla
     k = table.num_classes
     pairs = label_file_pairs(predictions, labels)
     confusion = np.zeros((k, k + 1), np.int64)
-    progress = keras.utils.Progbar(len(pairs), unit_name="image", verbose=verbose)
+    progress = Progress(len(pairs), "evaluate", "image", verbose)
     for prediction_path, label_path in pairs:
         prediction, label = read_label_png(prediction_path), read_label_png(label_path)
         if prediction.shape != label.shape:
@@ -114,7 +114,8 @@ def evaluate_label_files(predictions: str | Path, labels: str | Path, table: Cla
                 raise FadaError(f"{path} holds {wrong[0]}, not a train ID of {table.key} "
                                 f"(0..{k - 1}) or {IGNORE_LABEL}")
         confusion += confusion_matrix(label, prediction, k, count_misses=True)
-        progress.add(1)
+        progress.update()
+    progress.close()
     result = summarize(confusion, table)
     result["num_images"] = len(pairs)
     return result

@@ -27,6 +27,10 @@ def load_segmentor_weights(segmentor, path: str) -> None:
             segmentor.load_weights(path)
     except FileNotFoundError:
         raise FadaError(f"checkpoint not found: {path}") from None
+    except OSError as err:   # h5py: not an HDF5 file, truncated, unreadable
+        raise FadaError(f"checkpoint {path} is not a readable Keras weights file "
+                        f"({' '.join(str(err).split())}); `fada-tf train` writes them, `fada-tf "
+                        "convert torch` turns the original's .pth into one") from None
     except ValueError as err:
         raise CheckpointMismatch(f"checkpoint {path} does not match the configured model "
                         f"({_one_line(err)}); was it written for another model.backbone or "

@@ -1,7 +1,7 @@
 """The training loop of one stage, under any ``tf.distribute`` strategy.
 
-Per step: ``compiled_step`` (the model's ``train_step`` on every replica), a check that every
-loss is finite, progress, and every ``run.checkpoint_every`` steps a state checkpoint
+Per step: ``compiled_step`` (the model's ``train_step_losses`` on every replica), a check that
+every loss is finite, progress, and every ``run.checkpoint_every`` steps a state checkpoint
 (``fada_tf.training.state``) plus the segmentor's weights. A non-finite loss stops the stage
 with the step and the loss named and writes nothing, so the last good checkpoint stays the
 newest; SIGTERM / SIGINT save a checkpoint after the current step and stop.
@@ -14,10 +14,10 @@ import sys
 import time
 from dataclasses import dataclass
 
-import keras
 import tensorflow as tf
 
 from fada_tf.errors import FadaError
+from fada_tf.progress import Progress, format_duration
 from fada_tf.training.interrupt import Interrupted, catch_stop_signals
 from fada_tf.training.run_dir import RunDir
 from fada_tf.training.state import TrainingState
@@ -50,7 +50,7 @@ def train_loop(strategy, model, iterator, state: TrainingState, run: RunDir, seg
     summaries = tf.summary.create_file_writer(str(run.logs / settings.stage))
     progress = _Progress(settings, start)
     step = start
-    with catch_stop_signals() as stop:
+    with catch_stop_signals() as stop, progress:
         while step < settings.steps:
             losses = {name: float(value) for name, value in step_fn(iterator).items()}
             step += 1
@@ -83,14 +83,13 @@ def _check_finite(losses: dict, stage: str, step: int, run: RunDir) -> None:
 
 
 class _Progress:
-    """Window averages of the losses: a Keras progress bar or a line per ``log_every`` steps,
-    and TensorBoard scalars (losses, learning rates, images/s)."""
+    """Window averages of the losses: a live bar (rate, ETA, latest losses) on a terminal or a
+    line per ``log_every`` steps, and TensorBoard scalars (losses, learning rates, steps/s)."""
 
     def __init__(self, settings: LoopSettings, start: int):
         self.settings = settings
-        self.bar = keras.utils.Progbar(settings.steps, verbose=1) if settings.verbose == 1 else None
-        if self.bar is not None and start:
-            self.bar.update(start)
+        self.bar = (Progress(settings.steps, settings.stage, "step", verbose=1, initial=start)
+                    if settings.verbose == 1 else None)
         self.window: dict[str, float] = {}
         self.count, self.since = 0, time.perf_counter()
 
@@ -99,15 +98,17 @@ class _Progress:
             self.window[name] = self.window.get(name, 0.0) + value
         self.count += 1
         if self.bar is not None:
-            self.bar.update(step, values=list(losses.items()))
+            self.bar.update(values=losses)
         if step % self.settings.log_every and step != self.settings.steps:
             return
         means = {name: total / self.count for name, total in self.window.items()}
         steps_per_s = self.count / max(time.perf_counter() - self.since, 1e-9)
         if self.settings.verbose == 2:
             text = "  ".join(f"{name} {value:.4f}" for name, value in means.items())
+            left = (self.settings.steps - step) / steps_per_s
+            eta = f"  ETA {format_duration(left)}" if step < self.settings.steps else ""
             print(f"{self.settings.stage} step {step}/{self.settings.steps}  {text}  "
-                  f"{steps_per_s:.2f} steps/s", file=sys.stderr, flush=True)
+                  f"{steps_per_s:.2f} steps/s{eta}", file=sys.stderr, flush=True)
         with summaries.as_default(step=step):
             for name, value in means.items():
                 tf.summary.scalar(name, value)
@@ -115,6 +116,13 @@ class _Progress:
             for optimizer in _optimizers(model):
                 tf.summary.scalar(f"learning_rate/{optimizer.name}", float(optimizer.learning_rate))
         self.window, self.count, self.since = {}, 0, time.perf_counter()
+
+    def __enter__(self) -> "_Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _optimizers(model) -> list:

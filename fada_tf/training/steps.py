@@ -1,9 +1,11 @@
-"""The compiled training step: a Keras ``train_step`` run on every replica by ``strategy.run``.
+"""The compiled training step: the model's ``train_step_losses`` on every replica
+(``strategy.run``).
 
 Keras 3 ``fit()`` does not work under ``MultiWorkerMirroredStrategy`` (keras-team/keras#20585),
-so every strategy runs this same small function instead: the model's own ``train_step``
-(``FADAModel`` / ``SourceOnlyModel``) per replica, optionally XLA-compiled, and the replicas'
-loss shares summed into the global batch's losses.
+so every strategy runs this same small function instead: the model's own step
+(``FADAModel`` / ``SourceOnlyModel``'s ``train_step_losses``: ``train_step`` without ``fit``'s
+loss trackers) per replica, optionally XLA-compiled, and the replicas' loss shares of this
+step summed into the global batch's losses.
 
 Input: every worker reads the *global* batch from an ordinary ``tf.data`` iterator and each
 replica takes its slice (``experimental_distribute_values_from_function``). A distributed
@@ -23,7 +25,7 @@ def compiled_step(strategy: tf.distribute.Strategy, model, jit: bool = False):
     ``iterator`` is ``iter(dataset)`` of global batches (nested structures of tensors whose
     first dimension, the batch, is divisible by the number of replicas).
     """
-    replica_step = tf.function(model.train_step, jit_compile=jit)
+    replica_step = tf.function(model.train_step_losses, jit_compile=jit)
 
     @tf.function
     def step(iterator):

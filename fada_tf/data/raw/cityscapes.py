@@ -32,4 +32,4 @@ FORMAT = RawFormat(
     name="cityscapes", classes="cityscapes19", splits=("train", "val"),
     list_pairs=list_pairs, read_label=read_index_png,
     lookup=names_to_train_ids(CITYSCAPES_EVALUATED_IDS, class_table("cityscapes19")),
-    known=defined_values(range(34), 256))
+    known=defined_values(range(34), 256), markers=("leftImg8bit", "gtFine"), layout=LAYOUT)

@@ -43,6 +43,8 @@ class RawFormat:
     read_label: Callable[[Path], np.ndarray]         # (H, W) raw label values
     lookup: np.ndarray                               # raw value -> train ID (255 = ignored)
     known: np.ndarray                                # raw value -> defined by the release?
+    markers: tuple[str, ...] = ()                    # folders every release root holds
+    layout: str = ""                                 # the layout, for messages
 
     def to_train_ids(self, values: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
         """Train IDs (uint8) of raw ``values`` and ``{unknown value: pixels}``.
@@ -110,6 +112,29 @@ def read_index_png(path: Path) -> np.ndarray:
 def files_by_stem(folder: Path, suffix: str) -> dict[str, Path]:
     """``{name without suffix: path}`` of the files in ``folder`` ending in ``suffix``."""
     return {p.name[: -len(suffix)]: p for p in sorted(folder.glob(f"*{suffix}"))}
+
+
+def find_release_root(fmt: RawFormat, root: Path) -> Path:
+    """``root`` if it holds ``fmt.markers``, else the one folder up to two levels inside it that
+    does (the folder a release unpacks to, e.g. SYNTHIA's ``RAND_CITYSCAPES/``); several or
+    none is a FadaError that says which folder to pass."""
+    if not root.is_dir():
+        raise FadaError(f"--root {root} is not a folder")
+
+    def holds(folder: Path) -> bool:
+        return all((folder / marker).is_dir() for marker in fmt.markers)
+
+    if holds(root):
+        return root
+    inside = [p for p in sorted(root.glob("*")) + sorted(root.glob("*/*")) if p.is_dir() and holds(p)]
+    expected = " and ".join(f"{m}/" for m in fmt.markers)
+    if len(inside) == 1:
+        return inside[0]
+    if inside:
+        raise FadaError(f"--root {root} holds {len(inside)} {fmt.name} releases; pass one of: "
+                        + ", ".join(str(p) for p in inside))
+    raise FadaError(f"--root {root} is not a {fmt.name} release: it should hold {expected} "
+                    f"({fmt.layout}), and no folder inside it does")
 
 
 def require_folder(folder: Path, release: str, layout: str) -> None:

@@ -56,4 +56,4 @@ def raw_format(encoding: str) -> RawFormat:
     return RawFormat(
         name="crosscity", classes="crosscity13", splits=("train", "test"), list_pairs=list_pairs,
         read_label=read_index_png, lookup=names_to_train_ids(names, _CROSSCITY13),
-        known=defined_values(defined, 256))
+        known=defined_values(defined, 256), markers=("Images",), layout=LAYOUT)

@@ -31,4 +31,4 @@ FORMAT = RawFormat(
     name="gta5", classes="cityscapes19", splits=("train",), list_pairs=list_pairs,
     read_label=read_index_png,
     lookup=names_to_train_ids(CITYSCAPES_EVALUATED_IDS, class_table("cityscapes19")),
-    known=defined_values(range(34), 256))
+    known=defined_values(range(34), 256), markers=("images", "labels"), layout=LAYOUT)

@@ -58,4 +58,4 @@ def read_label(path: Path) -> np.ndarray:
 FORMAT = RawFormat(
     name="synthia", classes="synthia16", splits=("train",), list_pairs=list_pairs,
     read_label=read_label, lookup=names_to_train_ids(SYNTHIA_IDS, class_table("synthia16")),
-    known=defined_values(SYNTHIA_IDS, 256))
+    known=defined_values(SYNTHIA_IDS, 256), markers=("RGB", "GT/LABELS"), layout=LAYOUT)
