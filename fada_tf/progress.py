@@ -8,6 +8,7 @@ latest values (e.g. losses). In logs and pipes (``verbose=2``) a line such as
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -32,8 +33,11 @@ class Progress:
         self.start = self.last_line = time.perf_counter()
         self.start_count = initial
         self.values: dict[str, float] = {}
+        width = _terminal_width()   # a pseudo-terminal may report 0 x 0: tqdm would draw nothing
         self.bar = (tqdm(total=total, initial=initial, desc=label, unit=unit, file=sys.stderr,
-                         dynamic_ncols=True, leave=True) if verbose == 1 else None)
+                         dynamic_ncols=width > 0, ncols=None if width > 0 else 100,
+                         nrows=None if width > 0 else 24, leave=True)
+                    if verbose == 1 else None)
 
     def update(self, count: int = 1, values: dict[str, float] | None = None) -> None:
         """``count`` more units done; ``values`` (name -> number) are shown beside the count."""
@@ -54,10 +58,11 @@ class Progress:
         """``label: done/total units (percent), rate, ETA, values`` for a log."""
         elapsed = max((now or time.perf_counter()) - self.start, 1e-9)
         rate = (self.done - self.start_count) / elapsed
-        parts = [f"{self.label}: {self.done}" + (f"/{self.total}" if self.total else "") + f" {self.unit}s"]
+        units = plural(self.unit)
+        parts = [f"{self.label}: {self.done}" + (f"/{self.total}" if self.total else "") + f" {units}"]
         if self.total:
             parts[0] += f" ({100 * self.done / self.total:.0f} %)"
-        parts.append(f"{rate:.3g} {self.unit}s/s")
+        parts.append(f"{rate:.3g} {units}/s")
         if self.total and rate > 0 and self.done < self.total:
             parts.append(f"ETA {format_duration((self.total - self.done) / rate)}")
         if self.done == self.total:
@@ -74,6 +79,18 @@ class Progress:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def plural(unit: str) -> str:
+    """``steps``, ``images``, ``batches``."""
+    return unit + ("es" if unit.endswith(("s", "sh", "ch", "x")) else "s")
+
+
+def _terminal_width() -> int:
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 0
 
 
 def format_duration(seconds: float) -> str:

@@ -80,3 +80,34 @@ def test_a_missing_extra_is_one_line_naming_it(repo, tmp_path, corrupt_weights, 
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
     assert "needs" in lines[0] and f"pip install 'fada-tf[{extra}]'" in lines[0]
+
+
+def test_a_terminal_sees_a_progress_bar_and_a_log_sees_lines(tmp_path):
+    import pty
+
+    from raw_fixtures import write_gta5
+
+    write_gta5(tmp_path / "raw" / "GTA5", count=4)   # found inside --root
+    args = ["data", "prepare", "--dataset", "gta5", "--root", str(tmp_path / "raw")]
+    controller, terminal = pty.openpty()            # stderr is a terminal of 0 columns
+    code = f"from fada_tf.cli.main import cli\ncli({args + ['--out', str(tmp_path / 'a')]!r})"
+    proc = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=terminal,
+                          env=user_env())
+    os.close(terminal)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:   # the terminal is closed once everything was read
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(controller)
+    assert proc.returncode == 0
+    assert "gta5 train: 100%" in seen.decode() and "4/4" in seen.decode() and "pair/s" in seen.decode()
+
+    logged = fada_tf(*args, "--out", str(tmp_path / "b"))   # stderr is a pipe
+    assert logged.returncode == 0
+    assert f"gta5 release found in {tmp_path / 'raw' / 'GTA5'}" in logged.stderr
+    assert "gta5 train: 4/4 pairs (100 %)" in logged.stderr and "%|" not in logged.stderr

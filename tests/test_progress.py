@@ -41,6 +41,12 @@ def test_a_terminal_gets_a_bar_and_silence_is_silent(capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_units_are_counted_in_plain_english(capsys):
+    with Progress(2, "evaluate", "batch", verbose=2, every_seconds=0) as progress:
+        progress.update(2)
+    assert capsys.readouterr().err.startswith("evaluate: 2/2 batches (100 %), ")
+
+
 @pytest.mark.parametrize("seconds,text", [(12.4, "12 s"), (187, "3 min 07 s"), (3720, "1 h 02 min")])
 def test_durations_read_like_a_clock(seconds, text):
     assert format_duration(seconds) == text
