@@ -87,7 +87,7 @@ __all__ = ["Config", "load_config", "FADAModel", "SourceOnlyModel", "encoding_ch
            "build_segmentor", "feature_channels", "build_discriminator", "segmentor_optimizer",
            "discriminator_optimizer", "stage_batches", "class_table", "evaluate", "evaluate_target",
            "run_training", "RunDir"]
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 def __getattr__(name: str):
