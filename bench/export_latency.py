@@ -1,13 +1,23 @@
-"""Latency of the exported segmentor: Keras vs SavedModel vs ONNX Runtime, and file sizes.
+"""Latency of the exported segmentor: Keras vs SavedModel vs ONNX Runtime, the in-graph resize, and file sizes.
 
-For each backbone (random initialisation: speed does not depend on the weights) the script
-exports the deployable graph (uint8 input, probs output, dynamic size) three ways — ONNX with
-native dilated convolutions (fada-tf's default), ONNX as tf2onnx writes dilated convolutions
-for a dynamic size (``SpaceToDepth`` + ``Conv``), and a SavedModel — then starts one worker
-process per thread count (TensorFlow's thread pools are fixed when it starts). A worker times
-one image at a time, cycling through the runtimes repetition by repetition so that load from
-other processes hits all of them alike, and reports the best time per runtime (the least
-disturbed one on a shared machine; the medians are in the JSON).
+For each backbone (random initialisation: speed does not depend on the weights) and each
+working size (the size the network runs at, ``eval_size`` in a run) the script exports the
+deployable graph (uint8 input, probs output, dynamic size) four ways — resizing any image to
+the working size inside the graph (fada-tf's default, ``--resize graph``) as ONNX with native
+dilated convolutions, as ONNX with tf2onnx's own form of dilated convolutions (``SpaceToDepth``
++ ``Conv``) and as a SavedModel; and, for comparison, the graph of fada-tf 0.2
+(``--resize caller``: no resize, the network at the input's size) as ONNX — then starts one
+worker process per thread count (TensorFlow's thread pools are fixed when it starts). A worker
+times one image at a time at image sizes equal to, larger and smaller than the working size,
+cycling through the runtimes repetition by repetition so that load from other processes hits
+all of them alike, and reports the best time per runtime (the least disturbed one on a shared
+machine; the medians are in the JSON).
+
+``caller graph`` is the old graph fed the image already resized to the working size; it answers
+at the working size, where the new graph also upsamples the probabilities to the image's size
+(work the old deployment left to the caller). ``in-graph resize alone`` is the resize the new
+graph starts with, converted and run alone in ONNX Runtime; ``PIL resize`` is the time Pillow
+takes for the same resize on the host (what the old deployment paid instead).
 
     python bench/export_latency.py --output runs/export_latency.json
 
@@ -26,19 +36,35 @@ import tempfile
 import time
 from pathlib import Path
 
-BACKBONES = {"tiny": ("configs/synthetic.yaml", {"64x128": 50, "512x1024": 10}),
-             "resnet101": ("configs/gta5_to_cityscapes_r101.yaml", {"64x128": 10, "512x1024": 3})}
-RUNTIMES = ("keras", "savedmodel", "onnx", "onnx_space_to_depth")
+# backbone: (config, {working size: {image size: repetitions}}).
+BACKBONES = {
+    "tiny": ("configs/synthetic.yaml", {"64x128": {"64x128": 50, "97x161": 50, "250x500": 30},
+                                        "512x1024": {"512x1024": 10, "1024x2048": 10, "333x777": 10}}),
+    "resnet101": ("configs/gta5_to_cityscapes_r101.yaml", {"64x128": {"64x128": 10, "97x161": 10},
+                                                           "512x1024": {"512x1024": 3, "1024x2048": 3}}),
+}
+RUNTIMES = ("keras", "savedmodel", "onnx", "onnx_space_to_depth", "onnx_caller", "onnx_resize_only", "pil_resize")
+HEADINGS = ("Keras (tf.function)", "SavedModel", "ONNX Runtime", "ONNX Runtime, SpaceToDepth dilations",
+            "caller graph (ONNX, at the working size)", "in-graph resize alone (ONNX)", "PIL resize (host)")
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbones", nargs="+", default=list(BACKBONES), choices=list(BACKBONES))
+    parser.add_argument("--working-sizes", nargs="+", default=None, metavar="HxW",
+                        help="Only these working sizes (default: all of each backbone's).")
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--output", default="runs/export_latency.json")
-    parser.add_argument("--worker", nargs=3, metavar=("BACKBONE", "FOLDER", "THREADS"),
+    parser.add_argument("--worker", nargs=4, metavar=("BACKBONE", "WORKING", "FOLDER", "THREADS"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--export", nargs=4, metavar=("BACKBONE", "WORKING", "FOLDER", "NAME"),
                         help=argparse.SUPPRESS)
     return parser.parse_args(argv)
+
+
+def _size(text: str) -> tuple[int, int]:
+    height, width = map(int, text.split("x"))
+    return height, width
 
 
 def _random_segmentor(backbone: str):
@@ -58,33 +84,65 @@ def _random_segmentor(backbone: str):
     return segmentor
 
 
-def export_all(backbone: str, folder: Path) -> dict:
-    """Write weights, two ONNX variants and a SavedModel of one randomly initialised model."""
-    from fada_tf.config.schema import NormalizationConfig
-    from fada_tf.export.onnx import export_onnx
-    from fada_tf.export.savedmodel import export_savedmodel
+EXPORTS = {"onnx": ("native", True), "onnx_space_to_depth": ("space-to-depth", True),
+           "onnx_caller": ("native", False), "savedmodel": (None, True)}
 
-    segmentor = _random_segmentor(backbone)
-    segmentor.save_weights(folder / "model.weights.h5")
+
+def export_all(backbone: str, working: str, folder: Path) -> dict:
+    """Write weights, three ONNX variants and a SavedModel of one randomly initialised model,
+    each export in its own process (verifying ResNet-101 at 512x1024 takes ~13 GB, which
+    TensorFlow keeps until the process ends)."""
+    _random_segmentor(backbone).save_weights(folder / "model.weights.h5")
     sizes, seconds = {}, {}
-    for name, dilations in (("onnx", "native"), ("onnx_space_to_depth", "space-to-depth")):
-        start = time.perf_counter()
-        report = export_onnx(segmentor, NormalizationConfig(), folder / f"{name}.onnx",
-                             sizes=[(64, 128)], dilations=dilations)
-        seconds[name] = time.perf_counter() - start
-        sizes[name] = report["bytes"]
-    start = time.perf_counter()
-    sizes["savedmodel"] = export_savedmodel(segmentor, NormalizationConfig(), folder / "savedmodel",
-                                            sizes=[(64, 128)])["bytes"]
-    seconds["savedmodel"] = time.perf_counter() - start
+    for name in EXPORTS:
+        out = subprocess.run([sys.executable, __file__, "--export", backbone, working, str(folder), name],
+                             check=True, stdout=subprocess.PIPE, text=True)
+        sizes[name], seconds[name] = json.loads(out.stdout.strip().splitlines()[-1])
     sizes["keras_weights_h5"] = (folder / "model.weights.h5").stat().st_size
+    _export_resize_only(_size(working), folder / "onnx_resize_only.onnx")
     return {"bytes": sizes, "export_seconds": seconds}
 
 
-def worker(backbone: str, folder: Path, threads: int) -> dict:
-    """Best and median milliseconds per image of every runtime at every size, ``threads`` threads each."""
+def export_one(backbone: str, working: str, folder: Path, name: str) -> tuple[int, float]:
+    """(bytes, seconds) of one export of the weights in ``folder``, verified at an odd size the
+    graph enlarges to the working size."""
+    from fada_tf.config.schema import NormalizationConfig
+    from fada_tf.export.onnx import export_onnx
+    from fada_tf.export.savedmodel import export_savedmodel
+    from fada_tf.export.verify import verification_sizes
+
+    segmentor = _random_segmentor(backbone)
+    segmentor.load_weights(folder / "model.weights.h5")
+    dilations, resizes = EXPORTS[name]
+    resize_to = _size(working) if resizes else None
+    small = verification_sizes(_size(working), None, True)[1]
+    start = time.perf_counter()
+    if name == "savedmodel":
+        report = export_savedmodel(segmentor, NormalizationConfig(), folder / name, sizes=[small], resize_to=resize_to)
+    else:
+        report = export_onnx(segmentor, NormalizationConfig(), folder / f"{name}.onnx", sizes=[small],
+                             dilations=dilations, resize_to=resize_to)
+    return report["bytes"], time.perf_counter() - start
+
+
+def _export_resize_only(resize_to, path: Path) -> None:
+    """The graph's first step alone (PIL bicubic of a uint8 batch to the working size) as ONNX."""
+    import tensorflow as tf
+    import tf2onnx
+
+    from fada_tf.data.image_ops import resize_images
+
+    function = tf.function(lambda image: {"resized": resize_images(image, resize_to)},
+                           input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="image")])
+    model, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature, opset=17)
+    path.write_bytes(model.SerializeToString())
+
+
+def worker(backbone: str, working: str, folder: Path, threads: int) -> dict:
+    """Best and median milliseconds per image of every runtime at every image size, ``threads`` threads each."""
     import numpy as np
     import tensorflow as tf
+    from PIL import Image
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -92,51 +150,63 @@ def worker(backbone: str, folder: Path, threads: int) -> dict:
     from fada_tf.export.graph import deployable_function
     from fada_tf.export.runtime import create_session
 
+    resize_to = _size(working)
     segmentor = _random_segmentor(backbone)
     segmentor.load_weights(folder / "model.weights.h5")
-    keras_fn = deployable_function(segmentor, NormalizationConfig(), "probs", "uint8")
+    keras_fn = deployable_function(segmentor, NormalizationConfig(), "probs", "uint8", resize_to=resize_to)
     serve = tf.saved_model.load(str(folder / "savedmodel")).signatures["serving_default"]
     sessions = {name: create_session(str(folder / f"{name}.onnx"), device="cpu", threads=threads)
-                for name in ("onnx", "onnx_space_to_depth")}
-    run = {"keras": lambda x: keras_fn(tf.constant(x))["probs"].numpy(),
-           "savedmodel": lambda x: serve(image=tf.constant(x))["probs"].numpy(),
-           **{name: (lambda x, s=s: s.run(None, {"image": x})[0]) for name, s in sessions.items()}}
+                for name in ("onnx", "onnx_space_to_depth", "onnx_caller", "onnx_resize_only")}
+
+    def pil(x):
+        return np.asarray(Image.fromarray(x[0]).resize(resize_to[::-1], Image.BICUBIC))[None]
+
+    run = {"keras": lambda x, r: keras_fn(tf.constant(x))["probs"].numpy(),
+           "savedmodel": lambda x, r: serve(image=tf.constant(x))["probs"].numpy(),
+           "onnx": lambda x, r: sessions["onnx"].run(None, {"image": x})[0],
+           "onnx_space_to_depth": lambda x, r: sessions["onnx_space_to_depth"].run(None, {"image": x})[0],
+           "onnx_caller": lambda x, r: sessions["onnx_caller"].run(None, {"image": r})[0],
+           "onnx_resize_only": lambda x, r: sessions["onnx_resize_only"].run(None, {"image": x})[0],
+           "pil_resize": lambda x, r: pil(x)}
     rng = np.random.default_rng(0)
     result = {}
-    for size, reps in BACKBONES[backbone][1].items():
-        height, width = map(int, size.split("x"))
-        image = rng.integers(0, 256, (1, height, width, 3), dtype=np.uint8)
-        outputs = {name: fn(image) for name, fn in run.items()}  # warm-up (and tracing)
+    for size, reps in BACKBONES[backbone][1][working].items():
+        image = rng.integers(0, 256, (1, *_size(size), 3), dtype=np.uint8)
+        resized = pil(image)
+        outputs = {name: fn(image, resized) for name, fn in run.items()}  # warm-up (and tracing)
+        assert (outputs["onnx_resize_only"] == resized).all(), "the in-graph resize is not Pillow's"
         times = {name: [] for name in run}
         for _ in range(reps):
             for name, fn in run.items():
                 start = time.perf_counter()
-                fn(image)
+                fn(image, resized)
                 times[name].append(time.perf_counter() - start)
         result[size] = {"reps": reps,
                         "ms": {name: 1000 * float(np.min(t)) for name, t in times.items()},
                         "ms_median": {name: 1000 * float(np.median(t)) for name, t in times.items()},
-                        "max_prob_diff_vs_keras": {name: float(np.abs(o - outputs["keras"]).max())
-                                                   for name, o in outputs.items()}}
+                        "max_prob_diff_vs_keras": {name: float(np.abs(outputs[name] - outputs["keras"]).max())
+                                                   for name in ("savedmodel", "onnx", "onnx_space_to_depth")}}
     return result
 
 
 def table(results: dict) -> str:
-    header = ("| backbone | image (H×W) | threads | Keras (tf.function) | SavedModel | ONNX Runtime | "
-              "ONNX Runtime, SpaceToDepth dilations |\n|---|---|---|---|---|---|---|")
+    header = ("| backbone | working size | image (H×W) | threads | " + " | ".join(HEADINGS) + " |\n|"
+              + "---|" * (4 + len(HEADINGS)))
     rows = []
-    for backbone, by_threads in results["latency"].items():
+    for key, by_threads in results["latency"].items():
+        backbone, working = key.split("@")
         for threads, by_size in by_threads.items():
             for size, r in by_size.items():
                 keras = r["ms"]["keras"]
                 cells = [f"{r['ms'][n]:,.1f} ms ({r['ms'][n] / keras:.2f}×)" for n in RUNTIMES]
-                rows.append(f"| {backbone} | {size} | {threads} | " + " | ".join(cells) + " |")
-    sizes = ["| backbone | ONNX | ONNX (SpaceToDepth) | SavedModel | Keras weights (.h5) |",
-             "|---|---|---|---|---|"]
-    for backbone, info in results["files"].items():
+                rows.append(f"| {backbone} | {working} | {size} | {threads} | " + " | ".join(cells) + " |")
+    sizes = ["| backbone | working size | ONNX | ONNX (SpaceToDepth) | ONNX (caller graph) | SavedModel | "
+             "Keras weights (.h5) |", "|---|---|---|---|---|---|---|"]
+    for key, info in results["files"].items():
         b = info["bytes"]
-        sizes.append(f"| {backbone} | {b['onnx'] / 1e6:.1f} MB | {b['onnx_space_to_depth'] / 1e6:.1f} MB | "
-                     f"{b['savedmodel'] / 1e6:.1f} MB | {b['keras_weights_h5'] / 1e6:.1f} MB |")
+        sizes.append("| {} | {} | ".format(*key.split("@"))
+                     + " | ".join(f"{b[n] / 1e6:.1f} MB" for n in ("onnx", "onnx_space_to_depth", "onnx_caller",
+                                                                   "savedmodel", "keras_weights_h5")) + " |")
     return header + "\n" + "\n".join(rows) + "\n\n" + "\n".join(sizes)
 
 
@@ -144,22 +214,30 @@ def main(argv=None):
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if args.worker:
-        backbone, folder, threads = args.worker
-        print(json.dumps(worker(backbone, Path(folder), int(threads))))
+        backbone, working, folder, threads = args.worker
+        print(json.dumps(worker(backbone, working, Path(folder), int(threads))))
+        return
+    if args.export:
+        backbone, working, folder, name = args.export
+        print(json.dumps(export_one(backbone, working, Path(folder), name)))
         return
     results = {"files": {}, "latency": {}, "cpu_count": os.cpu_count(), "load_avg_start": os.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp:
         for backbone in args.backbones:
-            folder = Path(tmp) / backbone
-            folder.mkdir()
-            print(f"[{backbone}] exporting", file=sys.stderr)
-            results["files"][backbone] = export_all(backbone, folder)
-            results["latency"][backbone] = {}
-            for threads in args.threads:
-                print(f"[{backbone}] timing with {threads} thread(s)", file=sys.stderr)
-                out = subprocess.run([sys.executable, __file__, "--worker", backbone, str(folder), str(threads)],
-                                     check=True, stdout=subprocess.PIPE, text=True)
-                results["latency"][backbone][threads] = json.loads(out.stdout.strip().splitlines()[-1])
+            for working in BACKBONES[backbone][1]:
+                if args.working_sizes and working not in args.working_sizes:
+                    continue
+                key = f"{backbone}@{working}"
+                folder = Path(tmp) / key
+                folder.mkdir()
+                print(f"[{key}] exporting", file=sys.stderr)
+                results["files"][key] = export_all(backbone, working, folder)
+                results["latency"][key] = {}
+                for threads in args.threads:
+                    print(f"[{key}] timing with {threads} thread(s)", file=sys.stderr)
+                    out = subprocess.run([sys.executable, __file__, "--worker", backbone, working, str(folder),
+                                          str(threads)], check=True, stdout=subprocess.PIPE, text=True)
+                    results["latency"][key][threads] = json.loads(out.stdout.strip().splitlines()[-1])
     results["load_avg_end"] = os.getloadavg()
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")

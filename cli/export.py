@@ -3,6 +3,13 @@
 Both commands build the same deployable graph (``fada_tf.export.graph``), check it against the
 Keras segmentor on random images and only then write the output (under a temporary name,
 renamed at the end), so a failed export leaves nothing behind.
+
+By default (``--resize graph``) the graph takes an image of any size, resizes it to the
+checkpoint's evaluation size itself (Pillow's bicubic, bit-exact) and answers at the image's
+size: the computation of ``fada-tf predict --run``, so that an exported model gives the same
+masks as the run it came from, whatever the image size, without the caller having to
+reproduce the preprocessing. ``--resize caller`` keeps the network at the input's size (the
+export of fada-tf 0.2), for callers that resize themselves.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from fada_tf.cli.common import (emit, json_option, model_options, resolve_model,
                                 work_on_stderr)
 from fada_tf.errors import FadaError
 from fada_tf.export import (DEFAULT_MIN_AGREEMENT, DEFAULT_OPSET, DEFAULT_TOLERANCE, DILATIONS, INPUT_MODES,
-                            OUTPUT_MODES, SUPPORTED_OPSETS, check_opset)
+                            OUTPUT_MODES, RESIZE_MODES, SUPPORTED_OPSETS, check_opset)
 
 
 def _export_options(command):
@@ -31,9 +38,15 @@ def _export_options(command):
         click.option("--input", "input_mode", type=click.Choice(INPUT_MODES), default="uint8",
                      show_default=True,
                      help="uint8: RGB bytes, normalised inside the graph; float: already normalised "
-                          "as model.normalization says."),
+                          "as model.normalization says (the graph then resizes the normalised floats)."),
+        click.option("--resize", "resize", type=click.Choice(RESIZE_MODES), default="graph",
+                     show_default=True,
+                     help="graph: the graph resizes any image to the evaluation size (PIL bicubic) "
+                          "and answers at the image's size, as predict --run; caller: the network "
+                          "runs at the input's size, the caller resizes."),
         click.option("--size", default=None, metavar="HxW",
-                     help="Fix height and width (e.g. 512x1024); default: dynamic. The batch stays dynamic."),
+                     help="Fix the input's height and width (e.g. 512x1024); default: dynamic. "
+                          "The batch stays dynamic."),
         click.option("--tolerance", type=float, default=DEFAULT_TOLERANCE, show_default=True,
                      help="Largest allowed probability difference to Keras."),
         click.option("--min-agreement", type=float, default=DEFAULT_MIN_AGREEMENT, show_default=True,
@@ -66,8 +79,10 @@ def _check_tolerances(tolerance: float, min_agreement: float) -> dict:
 def export():
     """Export the adapted segmentor (no discriminator) to ONNX or a SavedModel.
 
-    The graph takes NHWC RGB images and returns logits, probabilities or labels at the input
-    size. Before writing, the export is compared with Keras on random images at two sizes.
+    The graph takes NHWC RGB images of any size, resizes them to the evaluation size itself
+    (--resize graph, PIL bicubic) and returns logits, probabilities or labels at the input
+    size, as predict --run segments them. Before writing, the export is compared with Keras on
+    random images at three sizes (two with --resize caller, one with --size).
 
     \b
     Examples:
@@ -83,16 +98,17 @@ def export():
 @click.option("--dilations", type=click.Choice(DILATIONS), default="native",
               show_default=True,
               help="native: dilated convs as Conv(dilations); space-to-depth: tf2onnx's own pattern.")
-def onnx_command(run_path, config_path, checkpoint, overrides, out_path, output, input_mode, size,
+def onnx_command(run_path, config_path, checkpoint, overrides, out_path, output, input_mode, resize, size,
                  tolerance, min_agreement, as_json, opset, dilations):
     """Export to ONNX (tf2onnx), check it, verify it with ONNX Runtime, then write it.
 
     Metadata in the model (metadata_props): class_names, palette, normalization, input,
-    output, size, training_size, eval_size, checkpoint and the source config.
+    output, size, resize, training_size, eval_size, checkpoint and the source config.
 
     \b
     Examples:
         fada-tf export onnx --run runs/demo --out demo.onnx
+        fada-tf export onnx --run runs/demo --out demo_fixed_input.onnx --resize caller
         fada-tf export onnx --config configs/synthetic.yaml --checkpoint runs/demo/checkpoints/adapt-002000.weights.h5 --out demo.onnx --output labels --size 64x128 --json
     """
     size = parse_size(size)
@@ -107,12 +123,16 @@ def onnx_command(run_path, config_path, checkpoint, overrides, out_path, output,
         from fada_tf.training.checkpoints import restore_segmentor
 
         segmentor = restore_segmentor(config, checkpoint)
-        report = export_onnx(segmentor, config.model.normalization, out_path,
-                             sizes=verification_sizes(checkpoint_eval_size(config, checkpoint), size),
-                             output=output, input_mode=input_mode, size=size, opset=opset,
-                             dilations=dilations,
-                             metadata=export_metadata(config, checkpoint, output, input_mode, size),
-                             **tolerances)
+        evaluated_at = checkpoint_eval_size(config, checkpoint)
+        resize_to = tuple(evaluated_at) if resize == "graph" else None
+        sizes = verification_sizes(evaluated_at, size, resize_to is not None)
+        with _progress("export onnx", sizes) as progress:
+            report = export_onnx(segmentor, config.model.normalization, out_path, sizes=sizes,
+                                 output=output, input_mode=input_mode, size=size, resize_to=resize_to,
+                                 opset=opset, dilations=dilations, progress=progress,
+                                 metadata=export_metadata(config, checkpoint, output, input_mode, size,
+                                                          resize_to),
+                                 **tolerances)
     report["checkpoint"] = checkpoint
     emit(report, as_json, _describe(report, f"opset {opset}, ONNX Runtime on "
                                             f"{', '.join(report['providers'])}"))
@@ -121,11 +141,11 @@ def onnx_command(run_path, config_path, checkpoint, overrides, out_path, output,
 @export.command("savedmodel")
 @_export_options
 def savedmodel_command(run_path, config_path, checkpoint, overrides, out_path, output, input_mode,
-                       size, tolerance, min_agreement, as_json):
+                       resize, size, tolerance, min_agreement, as_json):
     """Export a TensorFlow SavedModel with a serving_default signature, verified after loading.
 
-    Signature: input "image", output named like --output. The export metadata is
-    OUT/assets.extra/fada_tf.json.
+    Signature: input "image" (any height and width with --resize graph), output named like
+    --output, at the input's size. The export metadata is OUT/assets.extra/fada_tf.json.
 
     \b
     Examples:
@@ -143,13 +163,25 @@ def savedmodel_command(run_path, config_path, checkpoint, overrides, out_path, o
         from fada_tf.training.checkpoints import restore_segmentor
 
         segmentor = restore_segmentor(config, checkpoint)
-        report = export_savedmodel(segmentor, config.model.normalization, out_path,
-                                   sizes=verification_sizes(checkpoint_eval_size(config, checkpoint), size),
-                                   output=output, input_mode=input_mode, size=size,
-                                   metadata=export_metadata(config, checkpoint, output, input_mode, size),
-                                   **tolerances)
+        evaluated_at = checkpoint_eval_size(config, checkpoint)
+        resize_to = tuple(evaluated_at) if resize == "graph" else None
+        sizes = verification_sizes(evaluated_at, size, resize_to is not None)
+        with _progress("export savedmodel", sizes) as progress:
+            report = export_savedmodel(segmentor, config.model.normalization, out_path, sizes=sizes,
+                                       output=output, input_mode=input_mode, size=size,
+                                       resize_to=resize_to, progress=progress,
+                                       metadata=export_metadata(config, checkpoint, output, input_mode,
+                                                                size, resize_to),
+                                       **tolerances)
     report["checkpoint"] = checkpoint
     emit(report, as_json, _describe(report, "signature serving_default, tf.saved_model.load"))
+
+
+def _progress(label: str, sizes):
+    """Steps of an export: the conversion (or writing), then the check at each size."""
+    from fada_tf.progress import Progress, default_verbosity
+
+    return Progress(1 + len(sizes), label, "step", default_verbosity())
 
 
 def _describe(report: dict, runtime: str) -> str:
@@ -157,5 +189,7 @@ def _describe(report: dict, runtime: str) -> str:
 
     shape = ("batch x {}x{}".format(*report["size"]) if report["size"]
              else "dynamic batch, height and width")
+    if report["resize_to"]:
+        shape += "; resized to {}x{} in the graph".format(*report["resize_to"])
     return (f"wrote {report['path']} ({report['bytes'] / 1e6:.1f} MB; input {report['input']}, "
             f"output {report['output']}; {shape}; {runtime})\n{describe(report['verification'])}")

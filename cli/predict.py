@@ -30,8 +30,9 @@ def predict(inputs, out_dir, run_path, config_path, checkpoint, onnx_path, mst, 
 
     Each image is resized to the evaluation size like an evaluation image and predicted at its
     own resolution. A folder stands for the .png/.jpg images directly inside it. With --onnx the
-    exported model's metadata gives the classes, palette, input size and normalisation
-    (single scale only).
+    exported model's metadata gives the classes, palette, sizes and normalisation (single
+    scale only); an export that resizes inside its graph (the default of fada-tf export) gets
+    each image as it is and gives the masks --run gives.
 
     \b
     Examples:
@@ -96,8 +97,17 @@ def _onnx_segmenter(path):
     """(class table from the model's metadata, image -> labels) of an exported ONNX model."""
     from fada_tf.data.classes import ClassTable
     from fada_tf.export.predictor import OnnxSegmenter
+    from fada_tf.export.runtime import warn
 
     model = OnnxSegmenter(path)
+    size = "{}x{}".format(*model.size)
+    if not model.resizes_itself:
+        warn(f"{path} does not resize inside its graph (exported with --resize caller or by fada-tf 0.2): "
+             f"images are resized to {size} here and the masks brought back to their size, which differs "
+             "from predict --run on a few % of pixels; re-export with `fada-tf export onnx` for the same masks")
+    elif model.fixed_size:
+        warn(f"{path} takes {size} images only (exported with --size): other sizes are resized to it here "
+             "and the masks brought back, which differs slightly from predict --run")
     table = ClassTable("onnx", model.class_names, tuple(map(tuple, model.palette.tolist())))
     return table, model.predict
 

@@ -9,6 +9,10 @@ from fada_tf.errors import FadaError
 
 OUTPUT_MODES = ("logits", "probs", "labels")
 INPUT_MODES = ("uint8", "float")
+# Where images are resized to the network's working size (fada_tf.export.graph): inside the
+# graph (PIL bicubic; any input size, outputs at that size), or by the caller (the network runs
+# at the input's size: fada-tf 0.2's export).
+RESIZE_MODES = ("graph", "caller")
 # Resize with align_corners exists from opset 11; tf2onnx 1.17 writes opsets up to 18.
 SUPPORTED_OPSETS = range(11, 19)
 DEFAULT_OPSET = 17

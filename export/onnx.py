@@ -1,7 +1,8 @@
 """Export the segmentor to ONNX with tf2onnx, verify it with ONNX Runtime, then write it.
 
 The model takes ``image`` (NHWC RGB; dynamic batch, height and width unless a size is fixed)
-and returns one output named after the output mode at the input's size. Metadata
+and returns one output named after the output mode at the input's size; with a working size
+(``resize_to``) it resizes the image to it inside (``fada_tf.export.graph``). Metadata
 (``metadata_props``, see ``fada_tf.export.metadata``) describes classes, palette and
 normalisation. Nothing is written unless the ONNX checker passes and ONNX Runtime agrees with
 Keras; the file appears under its name only then (a temporary file, then a rename).
@@ -19,14 +20,16 @@ from fada_tf.errors import FadaError
 from fada_tf.export import DEFAULT_OPSET, DILATIONS, check_opset
 from fada_tf.export.dilations import native_dilations
 from fada_tf.export.graph import INPUT_NAME, deployable_function
+from fada_tf.export.metadata import check_resize_metadata
 from fada_tf.export.runtime import create_session
 from fada_tf.export.verify import check_parity
+from fada_tf.progress import Progress
 
 DIM_NAMES = ("batch", "height", "width")
 
 
 def convert(segmentor, normalization, *, output: str = "probs", input_mode: str = "uint8", size=None,
-            opset: int = DEFAULT_OPSET, dilations: str = "native",
+            resize_to=None, opset: int = DEFAULT_OPSET, dilations: str = "native",
             metadata: dict[str, str] | None = None) -> onnx.ModelProto:
     """The deployable function as an ONNX model (in memory).
 
@@ -36,14 +39,16 @@ def convert(segmentor, normalization, *, output: str = "probs", input_mode: str 
     check_opset(opset)
     if dilations not in DILATIONS:
         raise FadaError(f"dilations must be one of {', '.join(DILATIONS)}, got {dilations!r}")
-    function = deployable_function(segmentor, normalization, output, input_mode, size)
+    function = deployable_function(segmentor, normalization, output, input_mode, size, resize_to)
     model, _ = tf2onnx.convert.from_function(
         function, input_signature=function.input_signature, opset=opset,
         custom_rewriter=[native_dilations] if dilations == "native" else None)
     _softmax_on_last_axis(model)
     _name_dynamic_dims(model)
+    inside = ("" if resize_to is None
+              else ", resized to {}x{} inside (PIL bicubic)".format(*resize_to))
     model.doc_string = ("FADA (Wang et al., ECCV 2020) segmentor exported by fada-tf: "
-                        f"image ({input_mode}, NHWC RGB) -> {output} at the input size")
+                        f"image ({input_mode}, NHWC RGB, any size{inside}) -> {output} at the input size")
     if metadata:
         onnx.helper.set_model_props(model, metadata)
     return model
@@ -89,10 +94,14 @@ def _name_dynamic_dims(model: onnx.ModelProto) -> None:
 
 
 def export_onnx(segmentor, normalization, path: str | Path, *, sizes, output: str = "probs",
-                input_mode: str = "uint8", size=None, opset: int = DEFAULT_OPSET,
+                input_mode: str = "uint8", size=None, resize_to=None, opset: int = DEFAULT_OPSET,
                 dilations: str = "native", metadata: dict[str, str] | None = None,
-                **tolerances) -> dict:
+                progress: Progress | None = None, **tolerances) -> dict:
     """Convert, check, verify against Keras at ``sizes``, then write ``path`` atomically.
+
+    ``progress`` (1 + ``len(sizes)`` steps) is updated after the conversion and per size.
+    ``resize_to``: the working size the graph resizes its input to (None: the network runs at
+    the input's size); ``metadata`` should say the same (``export_metadata(resize_to=...)``).
 
     ``tolerances``: ``tolerance`` and ``min_agreement`` of ``check_parity``. Returns a report
     with the verification numbers; raises ``FadaError`` (and writes nothing) on failure.
@@ -102,23 +111,28 @@ def export_onnx(segmentor, normalization, path: str | Path, *, sizes, output: st
         raise FadaError(f"--out {path} is a directory; give a file name such as model.onnx")
     if not path.parent.is_dir():
         raise FadaError(f"--out {path}: folder {path.parent} does not exist")
-    model = convert(segmentor, normalization, output=output, input_mode=input_mode, size=size, opset=opset,
-                    dilations=dilations, metadata=metadata)
+    check_resize_metadata(metadata, resize_to)
+    model = convert(segmentor, normalization, output=output, input_mode=input_mode, size=size,
+                    resize_to=resize_to, opset=opset, dilations=dilations, metadata=metadata)
     try:
         onnx.checker.check_model(model, full_check=True)
     except onnx.checker.ValidationError as err:
         raise FadaError(f"the ONNX checker rejects the exported model: {str(err).splitlines()[0]}") from None
+    if progress is not None:
+        progress.update()
     partial = path.with_name(f".partial-{path.name}")
     try:
         partial.write_bytes(model.SerializeToString())
         session = create_session(str(partial))
         parity = check_parity(lambda images: session.run(None, {INPUT_NAME: images})[0], segmentor,
                               normalization, output=output, input_mode=input_mode, sizes=sizes,
-                              what="ONNX Runtime", **tolerances)
+                              resize_to=resize_to, what="ONNX Runtime", progress=progress,
+                              **tolerances)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
     return {"format": "onnx", "path": str(path), "bytes": path.stat().st_size, "opset": opset,
             "output": output, "input": input_mode, "size": list(size) if size else None,
-            "dilations": dilations, "checker": "passed", "providers": session.get_providers(),
+            "resize_to": list(resize_to) if resize_to is not None else None, "dilations": dilations,
+            "checker": "passed", "providers": session.get_providers(),
             "verification": parity}

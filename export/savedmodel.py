@@ -1,7 +1,8 @@
 """Export the segmentor as a TensorFlow SavedModel (TensorFlow Serving), verified before it is kept.
 
 The SavedModel has one endpoint, ``serve``, which is also the ``serving_default`` signature:
-input ``image``, output named after the output mode (the same graph as the ONNX export,
+input ``image`` (NHWC RGB; with a working size, any height and width: the graph resizes it),
+output named after the output mode at the input's size (the same graph as the ONNX export,
 ``fada_tf.export.graph``). The export metadata is ``assets.extra/fada_tf.json`` inside the
 directory (TensorFlow Serving ignores ``assets.extra``). The directory is written under a
 temporary name, loaded back with ``tf.saved_model.load`` and compared with Keras, and renamed to
@@ -20,18 +21,23 @@ import tensorflow as tf
 
 from fada_tf.errors import FadaError
 from fada_tf.export.graph import deployable_function
+from fada_tf.export.metadata import check_resize_metadata
 from fada_tf.export.verify import check_parity
+from fada_tf.progress import Progress
 
 ENDPOINT = "serve"
 METADATA_FILE = Path("assets.extra") / "fada_tf.json"
 
 
 def export_savedmodel(segmentor, normalization, directory: str | Path, *, sizes, output: str = "probs",
-                      input_mode: str = "uint8", size=None, metadata: dict[str, str] | None = None,
+                      input_mode: str = "uint8", size=None, resize_to=None,
+                      metadata: dict[str, str] | None = None, progress: Progress | None = None,
                       **tolerances) -> dict:
     """Write ``directory`` (which must not exist yet or be empty) and verify it against Keras.
 
-    ``tolerances``: ``tolerance`` and ``min_agreement`` of ``check_parity``.
+    ``progress`` (1 + ``len(sizes)`` steps) is updated after writing and per size.
+    ``resize_to``: the working size the graph resizes its input to (None: the network runs at
+    the input's size). ``tolerances``: ``tolerance`` and ``min_agreement`` of ``check_parity``.
     """
     directory = Path(directory)
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
@@ -39,7 +45,8 @@ def export_savedmodel(segmentor, normalization, directory: str | Path, *, sizes,
                         "remove it or choose another --out")
     if not directory.parent.is_dir():
         raise FadaError(f"--out {directory}: folder {directory.parent} does not exist")
-    function = deployable_function(segmentor, normalization, output, input_mode, size)
+    check_resize_metadata(metadata, resize_to)
+    function = deployable_function(segmentor, normalization, output, input_mode, size, resize_to)
     # The endpoint tracks the variables it uses; tracking the model as well stores every
     # variable twice (measured: a SavedModel twice the size of the weights).
     archive = keras.export.ExportArchive()
@@ -51,9 +58,12 @@ def export_savedmodel(segmentor, normalization, directory: str | Path, *, sizes,
         (partial / METADATA_FILE).parent.mkdir(exist_ok=True)
         (partial / METADATA_FILE).write_text(json.dumps(metadata or {}, indent=2) + "\n")
         serve = tf.saved_model.load(str(partial)).signatures["serving_default"]
+        if progress is not None:
+            progress.update()
         parity = check_parity(lambda images: serve(image=tf.constant(images))[output].numpy(),
                               segmentor, normalization, output=output, input_mode=input_mode, sizes=sizes,
-                              what="the SavedModel", **tolerances)
+                              resize_to=resize_to, what="the SavedModel", progress=progress,
+                              **tolerances)
         if directory.exists():
             directory.rmdir()
         os.replace(partial, directory)
@@ -61,7 +71,8 @@ def export_savedmodel(segmentor, normalization, directory: str | Path, *, sizes,
         shutil.rmtree(partial, ignore_errors=True)
     return {"format": "savedmodel", "path": str(directory), "bytes": _size(directory),
             "signature": "serving_default", "output": output, "input": input_mode,
-            "size": list(size) if size else None, "verification": parity}
+            "size": list(size) if size else None,
+            "resize_to": list(resize_to) if resize_to is not None else None, "verification": parity}
 
 
 def _size(directory: Path) -> int:

@@ -1,7 +1,10 @@
 """ONNX and SavedModel export of the tiny segmentor: parity, shapes, metadata, runtime, errors.
 
 Expected values come from the Keras segmentor and numpy (normalisation, softmax, argmax), never
-from the exported graph itself; sizes differ from those the export verified itself on.
+from the exported graph itself; sizes differ from those the export verified itself on. The
+exports here mostly leave the resize to the caller (``resize_to=None``: the network runs at the
+input's size); the default export, which resizes any image inside the graph, is tested in
+tests/test_export_any_size.py.
 """
 
 import ast
@@ -192,6 +195,8 @@ def test_metadata_describes_classes_normalisation_and_source(config, segmentor, 
     assert normalization["mean"] == pytest.approx(MEAN.tolist()) and normalization["std"] == pytest.approx(STD.tolist())
     assert normalization["inside_graph"] is True and normalization["scale"] == pytest.approx(1 / 255)
     assert (props["input"], props["output"], json.loads(props["size"])) == ("uint8", "labels", None)
+    assert json.loads(props["resize"]) == {"inside_graph": False, "size": [64, 128], "method": "pil_bicubic_uint8",
+                                           "equals_evaluation": False, "output_size": "input"}
     assert json.loads(props["training_size"]) == [64, 128] and json.loads(props["eval_size"]) == [64, 128]
     assert props["checkpoint"] == "adapt-000005.weights.h5" and props["backbone"] == "tiny"
     assert yaml.safe_load(props["config"]) == to_dict(config)
@@ -246,7 +251,7 @@ def test_failed_verification_writes_nothing(segmentor, tmp_path, monkeypatch):
     import fada_tf.export.verify as verify
 
     monkeypatch.setattr(verify, "reference_logits",
-                        lambda seg, images, mode, norm: np.random.default_rng(0).normal(size=(*images.shape[:3], 9)))
+                        lambda seg, images, mode, norm, **kw: np.random.default_rng(0).normal(size=(*images.shape[:3], 9)))
     from fada_tf.errors import FadaError
 
     with pytest.raises(FadaError, match="ONNX Runtime differs from Keras"):
@@ -267,9 +272,13 @@ def test_cli_exports_a_run_and_reports_json(run_dir, tmp_path):
     report = json.loads(result.stdout)
     assert report["checkpoint"].endswith("adapt-000005.weights.h5") and report["path"] == str(out)
     assert report["bytes"] == out.stat().st_size and report["opset"] == 17
-    assert report["verification"]["max_prob_diff"] < 1e-4 and report["verification"]["images"] == 4
+    # The default export resizes in the graph: verified at the evaluation size, a smaller and a larger one.
+    assert report["verification"]["max_prob_diff"] < 1e-4 and report["verification"]["images"] == 6
+    assert report["resize_to"] == report["verification"]["resize_to"] == [64, 128]
+    assert report["verification"]["sizes"] == [[64, 128], [35, 69], [81, 163]]
     props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert props["checkpoint"] == "adapt-000005.weights.h5"
+    assert json.loads(props["resize"])["inside_graph"] is True
 
 
 def test_cli_config_and_checkpoint_text_report(run_dir, tmp_path):
@@ -305,7 +314,8 @@ def test_cli_errors_are_one_line_and_leave_no_file(run_dir, tmp_path, args, mess
 def test_cli_verification_failure_is_an_error_and_leaves_no_file(run_dir, tmp_path, monkeypatch):
     import fada_tf.export.verify as verify
 
-    monkeypatch.setattr(verify, "reference_logits", lambda seg, images, mode, norm: np.zeros((*images.shape[:3], 9)))
+    monkeypatch.setattr(verify, "reference_logits",
+                        lambda seg, images, mode, norm, **kw: np.zeros((*images.shape[:3], 9)))
     result = invoke("export", "onnx", "--run", str(run_dir.path), "--out", str(tmp_path / "m.onnx"))
     assert result.exit_code == 1
     assert "ONNX Runtime differs from Keras: largest probability difference" in result.stderr
@@ -347,25 +357,29 @@ def test_runtime_uses_the_cpu_and_warns_when_the_gpu_provider_does_not_load(onnx
     assert "CUDAExecutionProvider is installed but could not load" in capsys.readouterr().err
 
 
-def readme_example(repo):
-    deployment = repo.joinpath("README.md").read_text().split("## Deployment", 1)[1]
+def deployment_example(repo):
+    """The first Python example of docs/deployment.md (tests/test_docs.py leaves it to this test)."""
+    deployment = repo.joinpath("docs", "deployment.md").read_text()
     return re.search(r"```python\n(.*?)```", deployment, re.S).group(1)
 
 
-def test_readme_example_runs_without_fada_tf(repo, onnx_files, segmentor, tmp_path):
-    code = readme_example(repo)
+def test_deployment_example_runs_without_fada_tf(repo, config, segmentor, tmp_path):
+    code = deployment_example(repo)
     assert "fada_tf" not in code
-    (tmp_path / "demo.onnx").write_bytes(onnx_files("probs", "uint8")[0].read_bytes())
+    export_onnx(segmentor, NORM, tmp_path / "demo.onnx", sizes=VERIFY_SIZES, resize_to=(64, 128),
+                metadata=export_metadata(config, "w.weights.h5", "probs", "uint8", None, resize_to=(64, 128)))
     street = random_bytes((50, 90, 3), seed=8)
     Image.fromarray(street).save(tmp_path / "street.png")
     blocker = "import sys; sys.modules['fada_tf'] = None\n"
     proc = subprocess.run([sys.executable, "-c", blocker + code], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     coloured = np.asarray(Image.open(tmp_path / "street_labels.png"))
-    assert coloured.shape == (64, 128, 3)
+    assert coloured.shape == (50, 90, 3)
+    # Evaluation's computation: Pillow bicubic to the working size, Keras, logits upsampled.
     resized = np.asarray(Image.fromarray(street).resize((128, 64), Image.BICUBIC))[None]
+    logits = segmentor(normalized(resized), training=False)["logits"]
     palette = np.array(class_table("synthetic").colours, np.uint8)
-    expected = palette[keras_logits(segmentor, resized).argmax(-1)[0]]
+    expected = palette[resize_bilinear(logits, (50, 90)).numpy().argmax(-1)[0]]
     assert np.mean(np.all(coloured == expected, axis=-1)) >= 0.999
     fractions = ast.literal_eval(proc.stdout.strip())
     assert set(fractions) <= set(class_table("synthetic").names)

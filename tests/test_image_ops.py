@@ -16,7 +16,8 @@ from PIL import Image, ImageEnhance
 
 from fada_tf.data.image_ops import (_hsv_to_rgb, _rgb_to_hsv, adjust_brightness, adjust_contrast,
                                     adjust_hue, adjust_saturation, apply_jitter, color_jitter,
-                                    jitter_parameters, resize_image, resize_label, scaled_size)
+                                    jitter_parameters, resize_float_images, resize_image, resize_images,
+                                    resize_label, scaled_size)
 
 OPS = ("brightness", "contrast", "saturation", "hue")
 
@@ -59,6 +60,42 @@ def test_resize_image_equals_pil_bicubic(kind, src, dst):
     result = resize_image(as_tf(image), dst).numpy()
     assert result.shape == (*dst, 3) and result.dtype == np.float32
     np.testing.assert_array_equal(result, expected)
+
+
+RESIZES = [((37, 53), (20, 31)), ((64, 96), (128, 160)), ((300, 500), (90, 160)), ((45, 45), (45, 17)),
+           ((167, 53), (33, 90)), ((33, 70), (100, 7)), ((40, 60), (40, 60)), ((97, 161), (64, 128))]
+
+
+def pil_float(image, dst):
+    """PIL's bicubic of each channel as a 32-bit float ("F") image."""
+    return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c]), "F")
+                                .resize(dst[::-1], Image.BICUBIC)) for c in range(image.shape[-1])], -1)
+
+
+@pytest.mark.parametrize("src, dst", RESIZES)
+def test_resize_images_equals_pil_bicubic_for_each_image_of_a_batch(src, dst):
+    """The batched resize the exported graph uses: uint8 in, each image PIL's, dynamic shapes."""
+    images = np.stack([noise(*src, seed=1), structured(*src), noise(*src, seed=2)])
+    expected = np.stack([np.asarray(Image.fromarray(i).resize(dst[::-1], Image.BICUBIC)) for i in images])
+    resize = tf.function(resize_images, input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8),
+                                                         tf.TensorSpec([2], tf.int32)])
+    result = resize(tf.constant(images), tf.constant(dst)).numpy()
+    assert result.shape == (3, *dst, 3) and result.dtype == np.float32
+    np.testing.assert_array_equal(result, expected)
+    np.testing.assert_array_equal(resize_images(as_tf(images), dst).numpy(), expected)  # float 0..255 in
+
+
+@pytest.mark.parametrize("src, dst", RESIZES)
+def test_resize_float_images_equals_pil_on_float_images(src, dst):
+    """Normalised floats (negative, beyond 1), resized as PIL resizes mode "F" images: equal but
+    for the order of the sums (float64 in both; at most one float32 step apart)."""
+    images = np.stack([(noise(*src, seed=3) / 255.0 - 0.45) / 0.225, (structured(*src) / 255.0 - 0.45) / 0.225])
+    images = images.astype(np.float32)
+    expected = np.stack([pil_float(i, dst) for i in images])
+    result = resize_float_images(tf.constant(images), dst).numpy()
+    assert result.shape == (2, *dst, 3) and result.dtype == np.float32
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-6)
+    assert np.mean(result == expected) > 0.99
 
 
 @pytest.mark.parametrize("src, dst", [
