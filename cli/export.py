@@ -108,7 +108,7 @@ def onnx_command(run_path, config_path, checkpoint, overrides, out_path, output,
     \b
     Examples:
         fada-tf export onnx --run runs/demo --out demo.onnx
-        fada-tf export onnx --run runs/demo --out demo_fixed_input.onnx --resize caller
+        fada-tf export onnx --run runs/demo --out demo_unresized.onnx --resize caller
         fada-tf export onnx --config configs/synthetic.yaml --checkpoint runs/demo/checkpoints/adapt-002000.weights.h5 --out demo.onnx --output labels --size 64x128 --json
     """
     size = parse_size(size)

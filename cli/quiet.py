@@ -3,10 +3,13 @@
 TensorFlow's C++ libraries log through absl before absl is initialised, so
 ``TF_CPP_MIN_LOG_LEVEL`` does not reach those lines ("All log messages before
 absl::InitializeLog() …", oneDNN, CUDA driver probing). They are all written while
-``import tensorflow`` runs: for exactly that import, file descriptor 2 points at the null
-device. ``TF_CPP_MIN_LOG_LEVEL=3`` (unless already set) drops the C++ lines TensorFlow writes
-later on machines without a GPU (``cuInit``, oneDNN's int32 fallback). Python warnings and
-errors, fada-tf's own lines and tracebacks are untouched.
+``import tensorflow`` runs: for exactly that import, file descriptor 2 points at a temporary
+file, and afterwards every line of it that is not a native log line is written to stderr
+(Python warnings, messages of a failing import). ``TF_CPP_MIN_LOG_LEVEL=3`` (unless already
+set) drops the C++ lines TensorFlow writes later: on machines without a GPU ``cuInit`` and
+oneDNN's int32 fallback, on GPU machines also its C++ error lines (``-v`` shows them; errors
+that stop the work reach Python as exceptions). fada-tf's own lines and tracebacks are
+untouched.
 """
 
 from __future__ import annotations
@@ -15,9 +18,14 @@ import contextlib
 import importlib.abc
 import importlib.util
 import os
+import re
 import sys
+import tempfile
 
 QUIET_LOG_LEVEL = "3"
+# absl's log lines ("I0000 00:00:1795946983.451703   15988 port.cc:153] ...") and its warning.
+NATIVE_LOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] "
+                             r"|^WARNING: All log messages before absl::InitializeLog\(\)")
 
 
 def quiet_tensorflow() -> None:
@@ -29,28 +37,38 @@ def quiet_tensorflow() -> None:
 
 
 @contextlib.contextmanager
-def native_stderr_to_null():
-    """Point file descriptor 2 (what C and C++ code write to) at the null device."""
+def without_native_log_lines():
+    """Collect what is written to file descriptor 2 (C, C++ and Python alike) meanwhile, then
+    pass on the lines that are not native log lines."""
     sys.stderr.flush()
     saved = os.dup(2)
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 2)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
+    with tempfile.TemporaryFile() as captured:
+        try:
+            os.dup2(captured.fileno(), 2)
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode(errors="replace").splitlines(True)
+                    if not NATIVE_LOG_LINE.match(line)]
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()
 
 
 class _QuietImport(importlib.abc.MetaPathFinder):
-    """Finds ``tensorflow`` once, with a loader that executes it under ``native_stderr_to_null``."""
+    """Finds ``tensorflow`` once, with a loader that executes it under
+    ``without_native_log_lines``; then steps aside (it stays in ``sys.meta_path``: removing
+    it could make another thread's import, iterating the list, skip a finder)."""
+
+    def __init__(self):
+        self.used = False
 
     def find_spec(self, fullname, path, target=None):
-        if fullname != "tensorflow":
+        if fullname != "tensorflow" or self.used:
             return None
-        sys.meta_path.remove(self)
+        self.used = True
         spec = importlib.util.find_spec(fullname)
         if spec is not None and spec.loader is not None:
             spec.loader = _QuietLoader(spec.loader)
@@ -68,5 +86,5 @@ class _QuietLoader(importlib.abc.Loader):
 
     def exec_module(self, module):
         module.__loader__ = module.__spec__.loader = self.loader
-        with native_stderr_to_null():
+        with without_native_log_lines():
             self.loader.exec_module(module)

@@ -31,7 +31,7 @@ class Progress:
         self.done = initial
         self.every_seconds = every_seconds
         self.start = self.last_line = time.perf_counter()
-        self.start_count = initial
+        self.start_count = self.logged = initial
         self.values: dict[str, float] = {}
         width = _terminal_width()   # a pseudo-terminal may report 0 x 0: tqdm would draw nothing
         self.bar = (tqdm(total=total, initial=initial, desc=label, unit=unit, file=sys.stderr,
@@ -51,8 +51,7 @@ class Progress:
         elif self.verbose == 2:
             now = time.perf_counter()
             if now - self.last_line >= self.every_seconds or self.done == self.total:
-                self.last_line = now
-                print(self.line(now), file=sys.stderr, flush=True)
+                self._log(now)
 
     def line(self, now: float | None = None) -> str:
         """``label: done/total units (percent), rate, ETA, values`` for a log."""
@@ -71,8 +70,16 @@ class Progress:
         return ", ".join(parts)
 
     def close(self) -> None:
+        """End the bar; in logs, write the last count if no line has said it yet (unknown
+        total, work stopped early)."""
         if self.bar is not None:
             self.bar.close()
+        elif self.verbose == 2 and self.done != self.logged:
+            self._log(time.perf_counter())
+
+    def _log(self, now: float) -> None:
+        self.last_line, self.logged = now, self.done
+        print(self.line(now), file=sys.stderr, flush=True)
 
     def __enter__(self) -> "Progress":
         return self

@@ -111,3 +111,17 @@ def test_a_terminal_sees_a_progress_bar_and_a_log_sees_lines(tmp_path):
     assert logged.returncode == 0
     assert f"gta5 release found in {tmp_path / 'raw' / 'GTA5'}" in logged.stderr
     assert "gta5 train: 4/4 pairs (100 %)" in logged.stderr and "%|" not in logged.stderr
+
+
+def test_what_python_writes_while_tensorflow_loads_is_kept():
+    code = ("import os, sys, warnings\n"
+            "from fada_tf.cli.quiet import without_native_log_lines\n"
+            "with without_native_log_lines():\n"
+            "    os.write(2, b'I0000 00:00:1795946983.451703   15988 port.cc:153] native\\n')\n"
+            "    os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called\\n')\n"
+            "    print('a line of Python', file=sys.stderr)\n"
+            "    warnings.warn('a warning')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "a line of Python" and "UserWarning: a warning" in lines[1] and len(lines) == 2

@@ -173,7 +173,7 @@ def test_savedmodel_equals_predict_run_at_odd_sizes(exports, keras_masks):
 def test_float_input_resizes_the_normalised_image_close_to_predict_run(exports, keras_masks, run):
     """Float mode: the caller normalises the full-size image, the graph resizes the floats
     (Pillow's bicubic of float images, no 8-bit rounding): exactly that (the export's own
-    check), and close to evaluation's resize-then-normalise (measured 99.8-99.9 % of pixels)."""
+    check), and close to evaluation's resize-then-normalise (measured 99.77-99.90 % of pixels)."""
     path, report = exports("labels_float", "--output", "labels", "--input", "float")
     assert report["verification"]["label_agreement"] >= 0.999 and report["verification"]["resize_to"] == [64, 128]
     segmenter = OnnxSegmenter(str(path), device="cpu")

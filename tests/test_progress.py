@@ -30,6 +30,17 @@ def test_log_lines_wait_for_the_period_but_the_last_is_always_written(capsys):
     assert len(lines) == 1 and lines[0].startswith("adapt: 50/50 steps (100 %)")
 
 
+def test_an_unknown_total_or_an_early_stop_still_ends_with_a_line(capsys):
+    with Progress(None, "pseudo labels", "batch", verbose=2, every_seconds=3600) as progress:
+        progress.update(5)
+    with pytest.raises(RuntimeError), Progress(10, "evaluate", "image", verbose=2, every_seconds=3600) as progress:
+        progress.update(7)
+        raise RuntimeError("stopped")
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("pseudo labels: 5 batches, ") and "ETA" not in lines[0]
+    assert lines[1].startswith("evaluate: 7/10 images (70 %), ") and len(lines) == 2
+
+
 def test_a_terminal_gets_a_bar_and_silence_is_silent(capsys):
     with Progress(3, "prepare", "pair", verbose=1) as progress:
         for _ in range(3):

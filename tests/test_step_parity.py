@@ -195,7 +195,8 @@ def adaptation():
 
 
 def keras_adaptation(reference, segmentor_opt, discriminator_opt):
-    """Per-key relative errors of fada-tf's FADAModel.train_step against the reference."""
+    """Per-key relative errors of FADAModel.train_step_losses (the training loop's step) against
+    the reference."""
     with float64_models():
         segmentor = build_segmentor(ModelConfig(backbone=BACKBONE, freeze_bn=True), K, seed=0)
         discriminator = build_discriminator(2048, encoding_channels("soft", K), seed=1)
@@ -205,7 +206,7 @@ def keras_adaptation(reference, segmentor_opt, discriminator_opt):
                       temperature=1.8, clip=0.9)
     model.compile(segmentor_optimizer=segmentor_opt, discriminator_optimizer=discriminator_opt)
     before = keras_state(keys)
-    step = tf.function(model.train_step)   # a graph, as the training loop runs it
+    step = tf.function(model.train_step_losses)   # a graph, as the training loop runs it
     for _ in range(ITERATIONS):
         step(reference["batch"])
     return relative_errors(keys, reference["before"], reference["after"], before, keras_state(keys))
@@ -270,7 +271,7 @@ def keras_self_distillation(reference):
     model.compile(optimizer=segmentor_optimizer(SGDConfig(
         learning_rate=DISTILL_LR, weight_decay=WEIGHT_DECAY, schedule_horizon=HORIZON), ITERATIONS))
     before = keras_state(keys)
-    step = tf.function(model.train_step)   # a graph, as the training loop runs it
+    step = tf.function(model.train_step_losses)   # a graph, as the training loop runs it
     for _ in range(ITERATIONS):
         step(reference["batch"])
     return relative_errors(keys, reference["before"], reference["after"], before, keras_state(keys))

@@ -210,7 +210,8 @@ def update_trackers(trackers, losses) -> None:
     replicas (and a count of 1): the sum over replicas is then the global loss with a count
     of the number of replicas. With one replica this is the loss itself.
     """
-    replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+    context = tf.distribute.get_replica_context()   # None in a cross-replica context
+    replicas = context.num_replicas_in_sync if context is not None else 1
     for tracker in trackers:
         loss = losses[tracker.name]
         tracker.update_state(loss * replicas if replicas > 1 else loss)

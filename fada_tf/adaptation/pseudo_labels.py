@@ -66,18 +66,17 @@ def write_pseudo_labels(teacher: keras.Model, config: Config, table: ClassTable,
     k = table.num_classes
     confusion = np.zeros((k, k + 1), np.int64)
     batches = int(data.cardinality())
-    progress = Progress(batches if batches > 0 else None, "pseudo labels", "batch", verbose)
     count, ignored, pixels = 0, 0, 0
-    for images, labels in data:
-        pseudo = label(images, tf.shape(labels)[1:3]).numpy()
-        for one in pseudo:
-            write_label_png(partial / f"{count:05d}.png", one)
-            count += 1
-        ignored += int(np.sum(pseudo == IGNORE_LABEL))
-        pixels += pseudo.size
-        confusion += confusion_matrix(labels.numpy(), pseudo, k, count_misses=True)
-        progress.update()
-    progress.close()
+    with Progress(batches if batches > 0 else None, "pseudo labels", "batch", verbose) as progress:
+        for images, labels in data:
+            pseudo = label(images, tf.shape(labels)[1:3]).numpy()
+            for one in pseudo:
+                write_label_png(partial / f"{count:05d}.png", one)
+                count += 1
+            ignored += int(np.sum(pseudo == IGNORE_LABEL))
+            pixels += pseudo.size
+            confusion += confusion_matrix(labels.numpy(), pseudo, k, count_misses=True)
+            progress.update()
     quality = summarize(confusion, table) if confusion.sum() else None
     statistics = {"num_images": count, "ignored_fraction": ignored / pixels if pixels else 0.0,
                   "quality": quality}

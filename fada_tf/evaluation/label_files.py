@@ -102,20 +102,19 @@ def evaluate_label_files(predictions: str | Path, labels: str | Path, table: Cla
     k = table.num_classes
     pairs = label_file_pairs(predictions, labels)
     confusion = np.zeros((k, k + 1), np.int64)
-    progress = Progress(len(pairs), "evaluate", "image", verbose)
-    for prediction_path, label_path in pairs:
-        prediction, label = read_label_png(prediction_path), read_label_png(label_path)
-        if prediction.shape != label.shape:
-            raise FadaError(f"{prediction_path} is {prediction.shape[1]}x{prediction.shape[0]} but "
-                            f"{label_path} is {label.shape[1]}x{label.shape[0]}")
-        for path, values in ((label_path, label), (prediction_path, prediction)):
-            wrong = values[(values >= k) & (values != IGNORE_LABEL)]
-            if wrong.size:
-                raise FadaError(f"{path} holds {wrong[0]}, not a train ID of {table.key} "
-                                f"(0..{k - 1}) or {IGNORE_LABEL}")
-        confusion += confusion_matrix(label, prediction, k, count_misses=True)
-        progress.update()
-    progress.close()
+    with Progress(len(pairs), "evaluate", "image", verbose) as progress:
+        for prediction_path, label_path in pairs:
+            prediction, label = read_label_png(prediction_path), read_label_png(label_path)
+            if prediction.shape != label.shape:
+                raise FadaError(f"{prediction_path} is {prediction.shape[1]}x{prediction.shape[0]} but "
+                                f"{label_path} is {label.shape[1]}x{label.shape[0]}")
+            for path, values in ((label_path, label), (prediction_path, prediction)):
+                wrong = values[(values >= k) & (values != IGNORE_LABEL)]
+                if wrong.size:
+                    raise FadaError(f"{path} holds {wrong[0]}, not a train ID of {table.key} "
+                                    f"(0..{k - 1}) or {IGNORE_LABEL}")
+            confusion += confusion_matrix(label, prediction, k, count_misses=True)
+            progress.update()
     result = summarize(confusion, table)
     result["num_images"] = len(pairs)
     return result

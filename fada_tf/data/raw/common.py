@@ -119,7 +119,7 @@ def find_release_root(fmt: RawFormat, root: Path) -> Path:
     does (the folder a release unpacks to, e.g. SYNTHIA's ``RAND_CITYSCAPES/``); several or
     none is a FadaError that says which folder to pass."""
     if not root.is_dir():
-        raise FadaError(f"--root {root} is not a folder")
+        raise FadaError(f"{root} is not a folder")
 
     def holds(folder: Path) -> bool:
         return all((folder / marker).is_dir() for marker in fmt.markers)
@@ -131,9 +131,9 @@ def find_release_root(fmt: RawFormat, root: Path) -> Path:
     if len(inside) == 1:
         return inside[0]
     if inside:
-        raise FadaError(f"--root {root} holds {len(inside)} {fmt.name} releases; pass one of: "
+        raise FadaError(f"{root} holds {len(inside)} {fmt.name} releases; pass one of: "
                         + ", ".join(str(p) for p in inside))
-    raise FadaError(f"--root {root} is not a {fmt.name} release: it should hold {expected} "
+    raise FadaError(f"{root} is not a {fmt.name} release: it should hold {expected} "
                     f"({fmt.layout}), and no folder inside it does")
 
 
