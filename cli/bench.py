@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import get_args
 
 import click
 
 from fada_tf.cli.common import emit, json_option, work_on_stderr
+from fada_tf.config.schema import Backbone, Precision, Strategy
 
-BACKBONES = ("resnet101", "resnet50", "vgg16", "tiny")
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-STRATEGIES = ("auto", "one", "mirrored", "multi-worker")
 NUM_CLASSES = 19
 
 
@@ -37,16 +36,16 @@ def bench():
 
 
 @bench.command("train-step")
-@click.option("--backbone", type=click.Choice(BACKBONES), default="resnet101", show_default=True,
+@click.option("--backbone", type=click.Choice(get_args(Backbone)), default="resnet101", show_default=True,
               help="Segmentor backbone (random weights; BatchNorm frozen as in the paper, "
                    "trainable for tiny as in the synthetic setting).")
 @click.option("--size", default="256x512", show_default=True, callback=_size, metavar="HxW",
               help="Image size of the source and the target images (multiples of 8).")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
               help="Source images per step (and as many target images), over all replicas.")
-@click.option("--precision", type=click.Choice(PRECISIONS), default="float32", show_default=True)
+@click.option("--precision", type=click.Choice(get_args(Precision)), default="float32", show_default=True)
 @click.option("--jit/--no-jit", default=False, show_default=True, help="XLA-compile the replica step.")
-@click.option("--strategy", type=click.Choice(STRATEGIES), default="auto", show_default=True,
+@click.option("--strategy", type=click.Choice(get_args(Strategy)), default="auto", show_default=True,
               help="tf.distribute strategy, as run.strategy of training.")
 @click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True,
               help="Timed steps (the median is reported).")
@@ -56,7 +55,7 @@ def bench():
 def train_step(backbone, size, batch, precision, jit, strategy, steps, warmup, as_json):
     """Time one FADA adaptation step: segmentor SGD step + discriminator Adam step.
 
-    Runs FADAModel.train_step the way training does (strategy scope, compiled per-replica
+    Runs FADAModel.train_step_losses the way training does (strategy scope, compiled per-replica
     step, per-replica slices of the global batch) on random images: BATCH source + BATCH
     target images of HxW, 19 classes, soft encoding. Reports the median step time, images per second
     (source + target images per step / median step time) and the process's peak resident

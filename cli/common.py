@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from typing import get_args
 
 import click
 
+from fada_tf.config.schema import Precision, Strategy
 from fada_tf.errors import FadaError
 
 config_option = click.option(
@@ -29,9 +31,9 @@ def runtime_options(command):
     """``--strategy``, ``--precision``, ``--jit/--no-jit``: overrides of run.strategy/precision/jit."""
     command = click.option("--jit/--no-jit", default=None,
                            help="XLA-compile the training step (run.jit).")(command)
-    command = click.option("--precision", type=click.Choice(["float32", "mixed_bfloat16", "mixed_float16"]),
+    command = click.option("--precision", type=click.Choice(get_args(Precision)),
                            default=None, help="Dtype policy (run.precision; default float32).")(command)
-    return click.option("--strategy", type=click.Choice(["auto", "one", "mirrored", "multi-worker"]),
+    return click.option("--strategy", type=click.Choice(get_args(Strategy)),
                         default=None, help="tf.distribute strategy (run.strategy; default auto: all "
                         "local GPUs, or the TF_CONFIG cluster).")(command)
 
@@ -41,8 +43,6 @@ def runtime_overrides(strategy, precision, jit) -> list[str]:
     given = {"run.strategy": strategy, "run.precision": precision,
              "run.jit": None if jit is None else str(jit).lower()}
     return [f"{key}={value}" for key, value in given.items() if value is not None]
-
-
 
 
 def model_options(command):

@@ -44,13 +44,6 @@ def write_json(path: str, data) -> None:
     write_bytes(path, (json.dumps(data, indent=1) + "\n").encode())
 
 
-def list_names(folder: str) -> list[str]:
-    """File names in ``folder`` (empty when it does not exist)."""
-    if not tf.io.gfile.isdir(folder):
-        return []
-    return sorted(name.rstrip("/") for name in tf.io.gfile.listdir(folder))
-
-
 def remove(path: str) -> None:
     """Delete a file or a folder tree; nothing to do when it does not exist."""
     if tf.io.gfile.isdir(path):

@@ -1,1 +1,1 @@
-"""Run directories, optimisers and schedules, callbacks, and the training stages."""
+"""Run directories, optimisers and schedules, checkpoints and the training state, the training loop and the stages."""

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import keras
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-
 
 def set_precision(precision: str) -> None:
     keras.config.set_dtype_policy(precision)
