@@ -7,23 +7,15 @@ import shutil
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from fada_tf.cli.main import cli
+from cli_invoke import invoke
 
 TINY = ["--set", "model.tiny_width=4", "--set", "model.discriminator_channels=[8,8]",
         "--set", "source.steps=4", "--set", "adapt.steps=3", "--set", "source.batch_size=2",
         "--set", "adapt.batch_size=2", "--set", "run.log_every=2", "--set", "run.checkpoint_every=2",
         "--set", "data.synthetic.source_images=8", "--set", "data.synthetic.target_train_images=6",
         "--set", "data.synthetic.target_val_images=5", "--set", "data.eval_batch_size=2"]
-
-
-def invoke(*args, ok=True):
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    if ok:
-        assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
-    return result
 
 
 def as_json(*args):

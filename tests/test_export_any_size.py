@@ -17,10 +17,10 @@ import onnxruntime as ort
 import pytest
 import tensorflow as tf
 import tf2onnx
-from click.testing import CliRunner
 from PIL import Image
 
-from fada_tf.cli.main import cli
+from cli_invoke import invoke
+
 from fada_tf.data.image_ops import resize_float_images, resize_images
 from fada_tf.data.synthetic import REAL, render_scene
 from fada_tf.errors import FadaError
@@ -34,13 +34,6 @@ TRAIN = ["--set", "model.tiny_width=8", "--set", "run.stages=[source]", "--set",
          "--set", "source.batch_size=4", "--set", "data.synthetic.source_images=40",
          "--set", "data.synthetic.target_train_images=4", "--set", "data.synthetic.target_val_images=4",
          "--set", "run.checkpoint_every=80", "--set", "run.log_every=40"]
-
-
-def invoke(*args, ok=True):
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    if ok:
-        assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
-    return result
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ Two ways to train it:
   ``d_loss``) and returns their results, so ``fit`` reports, and ``History`` records, each
   epoch's mean of the per-step losses (and resets them every epoch); also under a
   ``MirroredStrategy``'s scope, where the trackers add up the replicas' shares
-  (``update_trackers``);
+  (``fada_tf.adaptation.replicas.track_losses``);
 * the run's own loop (``fada_tf.training.steps.compiled_step``, under any ``tf.distribute``
   strategy) calls ``train_step_losses``: the same step, returning this step's losses (a
   replica's shares of them) and touching no tracker.
@@ -53,7 +53,7 @@ import tensorflow as tf
 
 from fada_tf.adaptation.encodings import domain_encoding
 from fada_tf.adaptation.losses import adversarial_loss, discriminator_loss, segmentation_loss_terms
-from fada_tf.adaptation.replicas import share_of_mean, share_of_ratio
+from fada_tf.adaptation.replicas import share_of_mean, share_of_ratio, track_losses
 from fada_tf.models.discriminator import discriminator_logits
 from fada_tf.models.resize import resize_bilinear
 
@@ -121,9 +121,7 @@ class FADAModel(keras.Model):
 
     def train_step(self, data):
         """One step (``train_step_losses``); returns each loss tracker's mean (``fit``'s logs)."""
-        losses = self.train_step_losses(data)
-        update_trackers(self.metrics, losses)
-        return {tracker.name: tracker.result() for tracker in self.metrics}
+        return track_losses(self.metrics, self.train_step_losses(data))
 
     def train_step_losses(self, data):
         """One optimisation step of both networks on ``data``; returns this step's
@@ -200,21 +198,6 @@ class FADAModel(keras.Model):
         config = keras.saving.deserialize_keras_object(config)
         self.compile(segmentor_optimizer=config.pop("optimizer"),
                      discriminator_optimizer=config.pop("discriminator_optimizer"), **config)
-
-
-def update_trackers(trackers, losses) -> None:
-    """Add this step's ``losses`` (by tracker name) to the ``keras.metrics.Mean`` trackers.
-
-    Under a ``tf.distribute`` strategy each replica holds its *share* of a loss; the metric
-    variables add the replicas' updates, so each replica adds its share times the number of
-    replicas (and a count of 1): the sum over replicas is then the global loss with a count
-    of the number of replicas. With one replica this is the loss itself.
-    """
-    context = tf.distribute.get_replica_context()   # None in a cross-replica context
-    replicas = context.num_replicas_in_sync if context is not None else 1
-    for tracker in trackers:
-        loss = losses[tracker.name]
-        tracker.update_state(loss * replicas if replicas > 1 else loss)
 
 
 def _reject_foreign_compile_arguments(model, kwargs) -> None:

@@ -11,7 +11,8 @@ import tensorflow as tf
 
 
 def _replicas() -> int:
-    return tf.distribute.get_replica_context().num_replicas_in_sync
+    context = tf.distribute.get_replica_context()   # None in a cross-replica context
+    return context.num_replicas_in_sync if context is not None else 1
 
 
 def share_of_mean(local_mean):
@@ -26,3 +27,17 @@ def share_of_ratio(local_total, local_count):
     if _replicas() > 1:
         count = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, count)
     return local_total / tf.maximum(count, 1.0)
+
+
+def track_losses(trackers, losses) -> dict:
+    """Add this step's ``losses`` (shares, by tracker name) to the ``keras.metrics.Mean``
+    trackers and return their means (what ``fit`` logs).
+
+    The metric variables add the replicas' updates, so each replica adds its share times the
+    number of replicas (and a count of 1): the sum over replicas is then the global loss with
+    a count of the number of replicas. With one replica this is the loss itself.
+    """
+    replicas = _replicas()
+    for tracker in trackers:
+        tracker.update_state(losses[tracker.name] * replicas)
+    return {tracker.name: tracker.result() for tracker in trackers}

@@ -11,9 +11,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from fada_tf.adaptation.fada_model import _reject_foreign_compile_arguments, update_trackers
+from fada_tf.adaptation.fada_model import _reject_foreign_compile_arguments
 from fada_tf.adaptation.losses import segmentation_loss_terms
-from fada_tf.adaptation.replicas import share_of_ratio
+from fada_tf.adaptation.replicas import share_of_ratio, track_losses
 from fada_tf.models.resize import resize_bilinear
 
 
@@ -50,8 +50,7 @@ class SourceOnlyModel(keras.Model):
 
     def train_step(self, data):
         """One step (``train_step_losses``); returns the ``seg_loss`` tracker's mean."""
-        update_trackers(self.metrics, self.train_step_losses(data))
-        return {tracker.name: tracker.result() for tracker in self.metrics}
+        return track_losses(self.metrics, self.train_step_losses(data))
 
     def train_step_losses(self, data):
         """One optimisation step on ``(images, labels)``; returns ``{"seg_loss": ...}``."""

@@ -62,16 +62,16 @@ import tensorflow as tf
 _PRECISION_BITS = 22  # PIL Resample.c: 32 - 8 - 2
 
 
-def _as_int_image(image):
-    """float 0..255 image -> int32 (rounded, clipped), the uint8 PIL sees."""
-    return tf.cast(tf.clip_by_value(tf.round(tf.cast(image, tf.float32)), 0.0, 255.0), tf.int32)
-
-
 def _as_bytes(image):
-    """0..255 image of any dtype -> uint8 (rounded, clipped), the image PIL resizes."""
+    """0..255 image of any dtype -> uint8 (rounded, clipped), the image PIL sees."""
     if image.dtype == tf.uint8:
         return image
     return tf.cast(tf.clip_by_value(tf.round(tf.cast(image, tf.float32)), 0.0, 255.0), tf.uint8)
+
+
+def _as_int_image(image):
+    """``_as_bytes`` as int32, for arithmetic."""
+    return tf.cast(_as_bytes(image), tf.int32)
 
 
 def scaled_size(height, width, scale):
@@ -143,6 +143,11 @@ def _resample_rows_float(planes, out_rows):
     return tf.cast(tf.matmul(weights[:, None, :], gathered)[:, :, 0], tf.float32)
 
 
+def _has_size(height_width, height, width):
+    """Whether a (height, width, ...) shape is (``height``, ``width``)."""
+    return tf.logical_and(tf.equal(height_width[0], height), tf.equal(height_width[1], width))
+
+
 def _two_passes(planes, height, width, resample_rows):
     """Both PIL passes over (P, H, W) planes, in Pillow 13's order (``ImagingResampleInner``):
     the vertical pass first when the height shrinks by more than twice as many pixels as the
@@ -156,9 +161,8 @@ def _two_passes(planes, height, width, resample_rows):
     shape = tf.shape(planes)
     shrink_rows = shape[1] - height
     vertical_first = (shrink_rows > 0) & (shrink_rows > 2 * (shape[2] - width))
-    same_size = tf.equal(shape[1], height) & tf.equal(shape[2], width)
     return tf.cond(
-        same_size, lambda: planes,
+        _has_size(shape[1:], height, width), lambda: planes,
         lambda: tf.cond(
             vertical_first,
             lambda: transpose(resample_rows(transpose(resample_rows(planes, height)), width)),
@@ -202,11 +206,6 @@ def resize_float_images(images, size):
     return _resize_planes(images, size, lambda x: tf.cast(x, tf.float32), _resample_rows_float)
 
 
-def _has_size(image, height, width):
-    shape = tf.shape(image)
-    return tf.logical_and(tf.equal(shape[0], height), tf.equal(shape[1], width))
-
-
 # ----------------------------------------------------------------------------- nearest resize
 
 def _nearest_indices(in_size, out_size):
@@ -226,7 +225,7 @@ def resize_label(label, size):
         rows = tf.gather(label, _nearest_indices(shape[0], height), axis=0)
         return tf.gather(rows, _nearest_indices(shape[1], width), axis=1)
 
-    result = tf.cond(_has_size(label, height, width), lambda: label, resized)
+    result = tf.cond(_has_size(shape, height, width), lambda: label, resized)
     return tf.reshape(result, tf.stack([height, width]))
 
 
