@@ -37,7 +37,7 @@ docs: $(VENV)/.installed-dev
 
 # The 3-seed comparison of README.md and docs/synthetic.md: lambda_adv = 0 control, binary baseline, FADA (soft).
 compare: $(VENV)/.installed-run
-	$(BIN)/python bench/synthetic_adaptation.py --seeds 0 1 2 --output runs/compare
+	$(BIN)/python -m bench.synthetic_adaptation --seeds 0 1 2 --output runs/compare
 
 clean:
 	rm -rf $(VENV) build site *.egg-info

@@ -1,7 +1,7 @@
 """ASPP-V2 forward + backward: four dilated 3x3 convolutions to 19 classes against the same
 sum computed as tap products (``AsppClassifierV2.tap_products``), on ResNet-101 features.
 
-    python bench/aspp_speed.py --sizes 16x32 32x64 --repeats 5
+    python -m bench.aspp_speed --sizes 16x32 32x64 --repeats 5
 
 Sizes are feature-map sizes (stride 8: 16x32 for 128x256 crops, 32x64 for 256x512). Both run
 in one process, alternating; the result is the median time and the ratio.

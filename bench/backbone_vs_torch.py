@@ -4,7 +4,7 @@ A FADA step runs the feature extractor forward and backward on the source and on
 image; this isolates that part (the rest: ASPP, discriminator, losses, optimiser updates) to
 show how much of a step neither framework can make faster.
 
-    python bench/backbone_vs_torch.py --size 128x256 --repeats 2
+    python -m bench.backbone_vs_torch --size 128x256 --repeats 2
 
 Each measurement is a fresh process, the frameworks alternate, both get the same threads.
 """
@@ -14,10 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 
-from train_step_vs_torch import run_json, thread_env
+from bench.common import run_module, thread_env
 
 
 def keras_timer(height: int, width: int):
@@ -44,10 +43,10 @@ def keras_timer(height: int, width: int):
 def torch_timer(height: int, width: int, threads: int):
     import torch
 
-    from fada_tf.torch_reference import DilatedResNet
+    from tests.support.torch_reference import RESNET_BLOCKS, DilatedResNet
 
     torch.set_num_threads(threads)
-    backbone = DilatedResNet([3, 4, 23, 3])
+    backbone = DilatedResNet(RESNET_BLOCKS["resnet101"])
     image = torch.randn(1, 3, height, width)
 
     def forward_backward():
@@ -83,9 +82,10 @@ def main() -> None:
     times = {"keras": [], "torch": []}
     for _ in range(args.repeats):
         for framework in times:
-            command = [sys.executable, __file__, "--worker", framework, "--size", args.size,
-                       "--threads", str(args.threads), "--steps", str(args.steps)]
-            times[framework].append(run_json(command, thread_env(args.threads))["fwd_bwd_ms"])
+            result = run_module("bench.backbone_vs_torch", "--worker", framework, "--size", args.size,
+                                "--threads", args.threads, "--steps", args.steps,
+                                env=thread_env(args.threads))
+            times[framework].append(result["fwd_bwd_ms"])
     keras_ms, torch_ms = (statistics.median(times[f]) for f in ("keras", "torch"))
     print(f"ResNet-101 feature extractor, 1 image {args.size}, forward + backward, {args.threads} threads")
     print(f"| fada-tf ms | torch ms | keras/torch time |\n|---|---|---|\n"

@@ -8,7 +8,7 @@ The first image of each setting (graph tracing) is not timed.
 
 Example::
 
-    python bench/eval_speed.py --images 3
+    python -m bench.eval_speed --images 3
 """
 
 from __future__ import annotations
@@ -34,21 +34,24 @@ def main() -> None:
     from fada_tf.config.schema import ModelConfig
     from fada_tf.data.classes import class_table
     from fada_tf.data.pipeline import evaluation_dataset
-    from fada_tf.evaluation import evaluate
+    from fada_tf.evaluation.evaluate import evaluate
+    from fada_tf.evaluation.scales import MST_SCALES
     from fada_tf.models import build_segmentor
 
     table = class_table("cityscapes19")
-    segmentor = build_segmentor(ModelConfig(backbone=args.backbone, freeze_bn=True), table.num_classes)
+    model = ModelConfig(backbone=args.backbone, freeze_bn=True)
+    segmentor = build_segmentor(model, table.num_classes)
     rng = np.random.default_rng(0)
     count = args.images + 1
     images = rng.integers(0, 256, size=(count, 1024, 2048, 3), dtype=np.uint8)
     labels = rng.integers(0, 19, size=(count, 1024, 2048), dtype=np.uint8)
-    data = evaluation_dataset(tf.data.Dataset.from_tensor_slices((images, labels)), [512, 1024], 1)
+    data = evaluation_dataset(tf.data.Dataset.from_tensor_slices((images, labels)), [512, 1024],
+                              model.normalization, 1)
 
     results = {"backbone": args.backbone, "eval_size": [512, 1024], "label_size": [1024, 2048],
                "images": args.images, "cpu_count": os.cpu_count(),
                "load_average_at_start": os.getloadavg()[0]}
-    for name, scales, flip in (("single_scale", (1.0,), False), ("mst", (0.7, 1.0, 1.3), True)):
+    for name, scales, flip in (("single_scale", (1.0,), False), ("mst", MST_SCALES, True)):
         times = []
 
         def clock(_predictions, times=times):

@@ -13,16 +13,16 @@ Everything goes through the ``fada-tf`` command; the results are written to
 
 Example::
 
-    python bench/evaluation_tables.py --compare runs/compare --output runs/compare-eval
+    python -m bench.evaluation_tables --compare runs/compare --output runs/compare-eval
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from bench.common import run_fada_tf
 
 RUNS = (("source", "source-only"), ("control", "λ_adv = 0 (control)"),
         ("binary", "binary (feat. only)"), ("soft", "FADA soft"))
@@ -31,11 +31,9 @@ RUNS = (("source", "source-only"), ("control", "λ_adv = 0 (control)"),
 def fada_tf(output: Path, *args) -> dict:
     """Run ``fada-tf ARGS --json`` once, keeping its JSON in ``output``."""
     if not output.is_file():
-        command = [sys.executable, "-m", "fada_tf.cli", *map(str, args), "--json"]
-        print("$ fada-tf", " ".join(command[3:]), file=sys.stderr, flush=True)
-        result = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+        stdout = run_fada_tf(*args, "--json")
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(result.stdout)
+        output.write_text(stdout)
     return json.loads(output.read_text())
 
 

@@ -19,7 +19,7 @@ at the working size, where the new graph also upsamples the probabilities to the
 graph starts with, converted and run alone in ONNX Runtime; ``PIL resize`` is the time Pillow
 takes for the same resize on the host (what the old deployment paid instead).
 
-    python bench/export_latency.py --output runs/export_latency.json
+    python -m bench.export_latency --output runs/export_latency.json
 
 prints a Markdown table (best milliseconds per image, and each runtime's time relative to
 Keras in the same worker) and writes the raw numbers as JSON, with the load average.
@@ -30,11 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.common import run_module
 
 # backbone: (config, {working size: {image size: repetitions}}).
 BACKBONES = {
@@ -95,9 +96,8 @@ def export_all(backbone: str, working: str, folder: Path) -> dict:
     _random_segmentor(backbone).save_weights(folder / "model.weights.h5")
     sizes, seconds = {}, {}
     for name in EXPORTS:
-        out = subprocess.run([sys.executable, __file__, "--export", backbone, working, str(folder), name],
-                             check=True, stdout=subprocess.PIPE, text=True)
-        sizes[name], seconds[name] = json.loads(out.stdout.strip().splitlines()[-1])
+        sizes[name], seconds[name] = run_module("bench.export_latency", "--export", backbone, working,
+                                                folder, name, keep_stderr=False)
     sizes["keras_weights_h5"] = (folder / "model.weights.h5").stat().st_size
     _export_resize_only(_size(working), folder / "onnx_resize_only.onnx")
     return {"bytes": sizes, "export_seconds": seconds}
@@ -235,9 +235,9 @@ def main(argv=None):
                 results["latency"][key] = {}
                 for threads in args.threads:
                     print(f"[{key}] timing with {threads} thread(s)", file=sys.stderr)
-                    out = subprocess.run([sys.executable, __file__, "--worker", backbone, working, str(folder),
-                                          str(threads)], check=True, stdout=subprocess.PIPE, text=True)
-                    results["latency"][key][threads] = json.loads(out.stdout.strip().splitlines()[-1])
+                    results["latency"][key][threads] = run_module(
+                        "bench.export_latency", "--worker", backbone, working, folder, threads,
+                        keep_stderr=False)
     results["load_avg_end"] = os.getloadavg()
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")

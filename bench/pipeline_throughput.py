@@ -16,7 +16,7 @@ each domain), so the two can be compared.
 
 Example::
 
-    python bench/pipeline_throughput.py --work /tmp/fada-bench --images 24 --step
+    python -m bench.pipeline_throughput --work /tmp/fada-bench --images 24 --step
 """
 
 from __future__ import annotations
@@ -113,30 +113,32 @@ def stream_rate(cfg, domain: str, threads: int, images: int) -> dict:
 
 def step_seconds(cfg, steps: int) -> dict:
     """Wall and CPU seconds of FADA train steps (ResNet-101, batch 1 + 1, the configured crop
-    sizes), after one step that includes tracing."""
-    import keras
+    sizes) as training runs them (``build_adaptation_model``, ``compiled_step``), after one
+    step that includes tracing."""
+    import dataclasses
+
     import tensorflow as tf
 
-    from fada_tf.adaptation import FADAModel, encoding_channels
-    from fada_tf.models import build_discriminator, build_segmentor, feature_channels
-    from fada_tf.training.optimizers import discriminator_optimizer, segmentor_optimizer
+    from fada_tf.models import build_segmentor
+    from fada_tf.training.distribution import make_strategy
+    from fada_tf.training.stages.adapt import build_adaptation_model
+    from fada_tf.training.steps import compiled_step
 
     k = class_table(cfg.data.classes).num_classes
-    segmentor = build_segmentor(cfg.model, k, seed=0)
-    discriminator = build_discriminator(feature_channels(cfg.model.backbone, cfg.model.tiny_width),
-                                        encoding_channels(cfg.adapt.encoding, k), seed=1)
-    model = FADAModel(segmentor, discriminator, encoding=cfg.adapt.encoding, lambda_adv=cfg.adapt.lambda_adv)
-    model.compile(segmentor_optimizer=segmentor_optimizer(cfg.adapt.optimizer, cfg.adapt.steps),
-                  discriminator_optimizer=discriminator_optimizer(cfg.adapt.discriminator_optimizer, cfg.adapt.steps))
+    cfg = dataclasses.replace(cfg, adapt=dataclasses.replace(cfg.adapt, batch_size=1))
+    strategy = make_strategy("one")
+    with strategy.scope():
+        model = build_adaptation_model(cfg, build_segmentor(cfg.model, k, seed=0), k)
+        step = compiled_step(strategy, model)
     (sh, sw), (th, tw) = (s.crop or s.resize for s in (cfg.adapt.source_images, cfg.adapt.target_images))
     rng = np.random.default_rng(0)
     batch = ((rng.normal(size=(1, sh, sw, 3)).astype(np.float32), rng.integers(0, k, (1, sh, sw)).astype(np.int32)),
              rng.normal(size=(1, th, tw, 3)).astype(np.float32))
-    data = tf.data.Dataset.from_tensors(batch).repeat()
+    iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
     ends = []
-    timer = keras.callbacks.LambdaCallback(
-        on_train_batch_end=lambda batch, logs=None: ends.append((time.perf_counter(), time.process_time())))
-    model.fit(data, steps_per_epoch=steps + 1, epochs=1, callbacks=[timer], verbose=0, shuffle=False)
+    for _ in range(steps + 1):
+        float(step(iterator)["seg_loss"])   # waits for the step to finish
+        ends.append((time.perf_counter(), time.process_time()))
     wall, cpu = np.diff(np.array(ends), axis=0).T
     return {"wall_s": wall.tolist(), "cpu_s": cpu.tolist()}
 

@@ -13,17 +13,18 @@ written as ``OUTPUT/summary.md`` / ``summary.json``) holds target-domain mIoU pe
 
 Example::
 
-    python bench/synthetic_adaptation.py --seeds 0 1 2 --output runs/compare
+    python -m bench.synthetic_adaptation --seeds 0 1 2 --output runs/compare
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from bench.common import run_fada_tf
 
 # (run folder, table row, overrides on top of the adaptation stage's config)
 VARIANTS = (
@@ -37,12 +38,8 @@ def train(output: Path, overrides: list[str], config: str | None) -> dict:
     """Run ``fada-tf train`` (or reuse a finished run) and return its metrics."""
     metrics = output / "metrics.json"
     if not metrics.is_file():
-        command = [sys.executable, "-m", "fada_tf.cli", "train", "--output", str(output)]
-        command += ["--config", config] if config else []
-        for item in overrides:
-            command += ["--set", item]
-        print("$ fada-tf", " ".join(command[3:]), file=sys.stderr, flush=True)
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        run_fada_tf("train", "--output", output, *(["--config", config] if config else []),
+                    *(a for item in overrides for a in ("--set", item)))
     return json.loads(metrics.read_text())["stages"]
 
 

@@ -1,10 +1,11 @@
 """One FADA adaptation step: fada-tf (Keras 3 / TensorFlow) against the original's PyTorch step.
 
-The PyTorch side is the original FADA's training step as its ``train_adv.py`` runs it, eager,
-on the plain-torch networks of ``fada_tf.torch_reference`` (DeepLabV2-ResNet-101 with
-frozen BatchNorm, ASPP-V2 classifier, pixel discriminator): SGD (momentum 0.9, weight decay
-5e-4, poly learning rate) on the feature extractor and, at 10x the learning rate, on the
-classifier; Adam (betas 0.9, 0.99) on the discriminator; per step
+The PyTorch side is the original FADA's training step as its ``train_adv.py`` runs it, eager:
+``adaptation_iteration`` of ``tests.support.torch_reference`` (the reference
+tests/adaptation/test_fada_model_vs_torch.py checks fada-tf's step against), on its
+plain-torch networks (DeepLabV2-ResNet-101 with frozen BatchNorm, ASPP-V2 classifier, pixel discriminator). SGD
+(momentum 0.9, weight decay 5e-4, poly learning rate) on the feature extractor and, at 10x the
+learning rate, on the classifier; Adam (betas 0.9, 0.99) on the discriminator; per step
 
 1. ``L_seg`` = CE(source logits / T, labels), backward;
 2. soft labels ``min(softmax(logits / T), 0.9)`` of both domains, detached;
@@ -18,7 +19,7 @@ process), and the two frameworks alternate (keras, torch, keras, torch, ...) so 
 from other processes on a shared machine hits both alike. Both get the same thread count:
 ``torch.set_num_threads(N)`` / ``TF_NUM_INTRAOP_THREADS=N`` (and ``OMP_NUM_THREADS=N``).
 
-    python bench/train_step_vs_torch.py --sizes 128x256 256x512 --repeats 3
+    python -m bench.train_step_vs_torch --sizes 128x256 256x512 --repeats 3
 
 prints a Markdown table (median over the repeats of each process's median step) and, with
 ``--output``, writes every measurement as JSON.
@@ -30,14 +31,14 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import statistics
-import subprocess
 import sys
 import time
 
+from bench.common import fada_tf_command, run_json, run_module, thread_env
+
 NUM_CLASSES = 19
-TEMPERATURE, CLIP, LAMBDA_ADV = 1.8, 0.9, 0.001
+MAX_ITERS = 62500   # the horizon of the original's poly learning rates
 
 
 def parse_args(argv=None):
@@ -56,35 +57,21 @@ def parse_args(argv=None):
 
 # --- the PyTorch step (worker process) ---------------------------------------------------------
 
-def soft_label_cross_entropy(pred, soft_label):
-    """The original's loss: mean over pixels of -sum_c soft_label_c * log_softmax(pred)_c."""
-    import torch
-    import torch.nn.functional as F
-
-    return torch.mean(torch.sum(-soft_label.float() * F.log_softmax(pred, dim=1), dim=1))
-
-
 def torch_step_benchmark(backbone: str, size: tuple[int, int], batch: int, threads: int,
                          steps: int, warmup: int) -> dict:
+    """Median seconds, images/s and peak memory of the original's adaptation step in PyTorch."""
     import torch
-    import torch.nn.functional as F
 
-    from fada_tf.torch_reference import (AsppClassifierV2, DilatedResNet, FeatureExtractor,
-                                        PixelDiscriminator)
+    from tests.support.torch_reference import (RESNET_BLOCKS, AsppClassifierV2, DilatedResNet,
+                                               FeatureExtractor, PixelDiscriminator,
+                                               adaptation_iteration, original_optimizers)
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    blocks = {"resnet101": (3, 4, 23, 3), "resnet50": (3, 4, 6, 3)}[backbone]
-    feature_extractor = FeatureExtractor(DilatedResNet(blocks)).train()
+    feature_extractor = FeatureExtractor(DilatedResNet(RESNET_BLOCKS[backbone])).train()
     classifier = AsppClassifierV2(2048, NUM_CLASSES).train()
-    model_d = PixelDiscriminator(2048, NUM_CLASSES).train()
-    base_lr, base_lr_d, max_iter = 2.5e-4, 1e-4, 62500
-    optimizer_fea = torch.optim.SGD(feature_extractor.parameters(), lr=base_lr, momentum=0.9,
-                                    weight_decay=5e-4)
-    optimizer_cls = torch.optim.SGD(classifier.parameters(), lr=base_lr * 10, momentum=0.9,
-                                    weight_decay=5e-4)
-    optimizer_d = torch.optim.Adam(model_d.parameters(), lr=base_lr_d, betas=(0.9, 0.99))
-    criterion = torch.nn.CrossEntropyLoss(ignore_index=255)
+    discriminator = PixelDiscriminator(2048, NUM_CLASSES).train()
+    optimizers = original_optimizers(feature_extractor, classifier, discriminator)
 
     generator = torch.Generator().manual_seed(0)
     height, width = size
@@ -93,47 +80,8 @@ def torch_step_benchmark(backbone: str, size: tuple[int, int], batch: int, threa
     tgt_input = torch.randn((batch, 3, height, width), generator=generator)
 
     def step(iteration):
-        lr = base_lr * (1 - iteration / max_iter) ** 0.9
-        for group in optimizer_fea.param_groups:
-            group["lr"] = lr
-        for group in optimizer_cls.param_groups:
-            group["lr"] = lr * 10
-        for group in optimizer_d.param_groups:
-            group["lr"] = base_lr_d * (1 - iteration / max_iter) ** 0.9
-        optimizer_fea.zero_grad()
-        optimizer_cls.zero_grad()
-        optimizer_d.zero_grad()
-        src_size, tgt_size = src_input.shape[-2:], tgt_input.shape[-2:]
-
-        src_fea = feature_extractor(src_input)
-        src_pred = classifier(src_fea, src_size).div(TEMPERATURE)
-        loss_seg = criterion(src_pred, src_label)
-        loss_seg.backward()
-        src_soft_label = F.softmax(src_pred, dim=1).detach()
-        src_soft_label[src_soft_label > CLIP] = CLIP
-
-        tgt_fea = feature_extractor(tgt_input)
-        tgt_pred = classifier(tgt_fea, tgt_size).div(TEMPERATURE)
-        tgt_soft_label = F.softmax(tgt_pred, dim=1).detach()
-        tgt_soft_label[tgt_soft_label > CLIP] = CLIP
-        tgt_d_pred = model_d(tgt_fea, tgt_size)
-        loss_adv_tgt = LAMBDA_ADV * soft_label_cross_entropy(
-            tgt_d_pred, torch.cat((tgt_soft_label, torch.zeros_like(tgt_soft_label)), dim=1))
-        loss_adv_tgt.backward()
-        optimizer_fea.step()
-        optimizer_cls.step()
-
-        optimizer_d.zero_grad()
-        src_d_pred = model_d(src_fea.detach(), src_size)
-        loss_d_src = 0.5 * soft_label_cross_entropy(
-            src_d_pred, torch.cat((src_soft_label, torch.zeros_like(src_soft_label)), dim=1))
-        loss_d_src.backward()
-        tgt_d_pred = model_d(tgt_fea.detach(), tgt_size)
-        loss_d_tgt = 0.5 * soft_label_cross_entropy(
-            tgt_d_pred, torch.cat((torch.zeros_like(tgt_soft_label), tgt_soft_label), dim=1))
-        loss_d_tgt.backward()
-        optimizer_d.step()
-        return loss_seg.item()
+        adaptation_iteration(feature_extractor, classifier, discriminator, optimizers, src_input,
+                             src_label, tgt_input, iteration, MAX_ITERS)
 
     times = []
     for index in range(warmup + steps):
@@ -152,25 +100,6 @@ def torch_step_benchmark(backbone: str, size: tuple[int, int], batch: int, threa
 
 # --- the driver --------------------------------------------------------------------------------
 
-def thread_env(threads: int) -> dict:
-    env = dict(os.environ)
-    env.update(OMP_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads),
-               TF_CPP_MIN_LOG_LEVEL="2")
-    return env
-
-
-def run_json(command: list[str], env: dict) -> dict:
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout)
-
-
-def fada_tf_command() -> list[str]:
-    executable = shutil.which("fada-tf", path=os.path.dirname(sys.executable)) or shutil.which("fada-tf")
-    return [executable] if executable else [sys.executable, "-m", "fada_tf.cli"]
-
-
 def main(argv=None):
     args = parse_args(argv)
     if args.torch_worker:
@@ -187,9 +116,9 @@ def main(argv=None):
             keras = run_json([*fada_tf_command(), "bench", "train-step", "--backbone", args.backbone,
                               "--size", size, "--batch", str(args.batch), "--precision", "float32",
                               "--no-jit", "--strategy", "one", *common, "--json"], env)
-            torch = run_json([sys.executable, __file__, "--torch-worker", size, "--backbone",
-                              args.backbone, "--batch", str(args.batch), "--threads",
-                              str(args.threads), *common], env)
+            torch = run_module("bench.train_step_vs_torch", "--torch-worker", size, "--backbone",
+                               args.backbone, "--batch", args.batch, "--threads", args.threads,
+                               *common, env=env)
             runs[size]["keras"].append(keras)
             runs[size]["torch"].append(torch)
             print(f"[{repeat + 1}/{args.repeats}] {size}: keras {keras['images_per_s']:.3f} img/s "

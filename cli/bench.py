@@ -85,26 +85,20 @@ def measure_train_step(backbone: str, size: tuple[int, int], batch: int, precisi
     import numpy as np
     import tensorflow as tf
 
-    from fada_tf.adaptation import FADAModel
-    from fada_tf.config.schema import AdamConfig, ModelConfig, SGDConfig
-    from fada_tf.models import build_discriminator, build_segmentor, feature_channels
-    from fada_tf.training.optimizers import discriminator_optimizer, segmentor_optimizer
-    from fada_tf.training.precision import set_precision, with_loss_scaling
+    from fada_tf.config import Config
+    from fada_tf.models import build_segmentor
+    from fada_tf.training.precision import set_precision
+    from fada_tf.training.stages.adapt import build_adaptation_model
     from fada_tf.training.steps import compiled_step
 
+    config = Config()
+    config.model.backbone, config.model.freeze_bn = backbone, backbone != "tiny"
+    config.adapt.encoding, config.adapt.steps = "soft", warmup + steps
+    config.run.precision = precision
     set_precision(precision)
-    model_config = ModelConfig(backbone=backbone, freeze_bn=backbone != "tiny")
-    horizon = warmup + steps
     with strategy.scope():
-        segmentor = build_segmentor(model_config, NUM_CLASSES, seed=0)
-        discriminator = build_discriminator(
-            feature_channels(backbone, model_config.tiny_width), NUM_CLASSES,
-            channels=tuple(model_config.discriminator_channels), seed=1)
-        model = FADAModel(segmentor, discriminator, encoding="soft")
-        model.compile(
-            segmentor_optimizer=with_loss_scaling(segmentor_optimizer(SGDConfig(), horizon), precision),
-            discriminator_optimizer=with_loss_scaling(
-                discriminator_optimizer(AdamConfig(), horizon), precision))
+        segmentor = build_segmentor(config.model, NUM_CLASSES, seed=0)
+        model = build_adaptation_model(config, segmentor, NUM_CLASSES)
         step = compiled_step(strategy, model, jit)
 
     rng = np.random.default_rng(0)

@@ -59,8 +59,8 @@ def prepare(dataset, root, out, splits, fix_sizes, skip_bad, storage, shards, cr
 
     Labels become single-channel train-ID PNGs, images stay RGB; OUT/manifest.json lists
     the splits and OUT/class_stats.json the per-image class pixels (for class-balanced
-    sampling). Work happens in OUT.partial, renamed to OUT at the end; an interrupted run
-    resumes when started again with the same options.
+    sampling). Work happens in .partial-OUT beside OUT, renamed to OUT at the end; an
+    interrupted run resumes when started again with the same options.
 
     \b
     Examples:

@@ -52,7 +52,7 @@ def distill(teacher_path, config_path, overrides, output, strategy, precision, j
         from fada_tf.training.distribution import make_strategy, worker_path
 
         distribution = make_strategy(config.run.strategy)   # before any other TensorFlow work
-        from fada_tf.training.stages import run_training
+        from fada_tf.training.run import run_training
 
         run = RunDir.create(worker_path(distribution, output), config)
         metrics = run_training(config, run, distribution, verbose=default_verbosity())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import os
 from pathlib import Path
 
 import click
@@ -94,7 +93,7 @@ def _evaluate_one(config, checkpoint, split, scales, flip, save_predictions, as_
         from fada_tf.data.classes import class_table
         from fada_tf.evaluation.label_files import PredictionWriter
         from fada_tf.training.checkpoints import restore_segmentor
-        from fada_tf.training.stages import evaluate_target
+        from fada_tf.evaluation.target import evaluate_target
 
         table = class_table(config.data.classes)
         writer = PredictionWriter(save_predictions, table) if save_predictions else None
@@ -122,7 +121,7 @@ def _evaluate_folder(config, folder, csv_path, split, scales, flip, as_json):
         from fada_tf.config.recipe import checkpoint_stage
         from fada_tf.data.classes import class_table
         from fada_tf.training.checkpoints import restore_segmentor
-        from fada_tf.training.stages import evaluate_target
+        from fada_tf.evaluation.target import evaluate_target
 
         table = class_table(config.data.classes)
         rows = []
@@ -146,17 +145,16 @@ def _evaluate_folder(config, folder, csv_path, split, scales, flip, as_json):
 
 def _write_csv(rows: list[dict], path: Path) -> None:
     """One row per checkpoint: mIoU, pixel accuracy, (mIoU over 13), per-class IoU (fractions)."""
+    from fada_tf.files import atomic_output
+
     extra = ["miou_13"] if "miou_13" in rows[0] else []
     names = list(rows[0]["per_class_iou"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".partial-{path.name}")
-    with open(partial, "w", newline="") as handle:
+    with atomic_output(path) as partial, open(partial, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["checkpoint", "miou", "pixel_acc", *extra, *names])
         for r in rows:
             values = [r["miou"], r["pixel_acc"], *(r[e] for e in extra), *r["per_class_iou"].values()]
             writer.writerow([r["checkpoint"], *("" if v is None else f"{v:.6f}" for v in values)])
-    os.replace(partial, path)
 
 
 def _evaluate_files(run_path, config_path, predictions, labels, overrides, as_json, unused):

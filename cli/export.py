@@ -111,29 +111,10 @@ def onnx_command(run_path, config_path, checkpoint, overrides, out_path, output,
         fada-tf export onnx --run runs/demo --out demo_unresized.onnx --resize caller
         fada-tf export onnx --config configs/synthetic.yaml --checkpoint runs/demo/checkpoints/adapt-002000.weights.h5 --out demo.onnx --output labels --size 64x128 --json
     """
-    size = parse_size(size)
-    tolerances = _check_tolerances(tolerance, min_agreement)
     check_opset(opset)
-    config, checkpoint = resolve_model(run_path, config_path, checkpoint, overrides)
-    with work_on_stderr():
-        from fada_tf.config.recipe import checkpoint_eval_size
-        from fada_tf.export.metadata import export_metadata
-        from fada_tf.export.onnx import export_onnx
-        from fada_tf.export.verify import verification_sizes
-        from fada_tf.training.checkpoints import restore_segmentor
-
-        segmentor = restore_segmentor(config, checkpoint)
-        evaluated_at = checkpoint_eval_size(config, checkpoint)
-        resize_to = tuple(evaluated_at) if resize == "graph" else None
-        sizes = verification_sizes(evaluated_at, size, resize_to is not None)
-        with _progress("export onnx", sizes) as progress:
-            report = export_onnx(segmentor, config.model.normalization, out_path, sizes=sizes,
-                                 output=output, input_mode=input_mode, size=size, resize_to=resize_to,
-                                 opset=opset, dilations=dilations, progress=progress,
-                                 metadata=export_metadata(config, checkpoint, output, input_mode, size,
-                                                          resize_to),
-                                 **tolerances)
-    report["checkpoint"] = checkpoint
+    report = _export("onnx", run_path, config_path, checkpoint, overrides, out_path, output,
+                     input_mode, resize, size, tolerance, min_agreement, opset=opset,
+                     dilations=dilations)
     emit(report, as_json, _describe(report, f"opset {opset}, ONNX Runtime on "
                                             f"{', '.join(report['providers'])}"))
 
@@ -152,29 +133,38 @@ def savedmodel_command(run_path, config_path, checkpoint, overrides, out_path, o
         fada-tf export savedmodel --run runs/demo --out demo_savedmodel
         fada-tf export savedmodel --run runs/demo --out demo_labels --output labels --input float --json
     """
+    report = _export("savedmodel", run_path, config_path, checkpoint, overrides, out_path, output,
+                     input_mode, resize, size, tolerance, min_agreement)
+    emit(report, as_json, _describe(report, "signature serving_default, tf.saved_model.load"))
+
+
+def _export(fmt: str, run_path, config_path, checkpoint, overrides, out_path, output, input_mode,
+            resize, size, tolerance, min_agreement, **format_options) -> dict:
+    """Restore the segmentor, export it in ``fmt`` with its metadata, verified; the report."""
     size = parse_size(size)
     tolerances = _check_tolerances(tolerance, min_agreement)
     config, checkpoint = resolve_model(run_path, config_path, checkpoint, overrides)
     with work_on_stderr():
         from fada_tf.config.recipe import checkpoint_eval_size
         from fada_tf.export.metadata import export_metadata
-        from fada_tf.export.savedmodel import export_savedmodel
         from fada_tf.export.verify import verification_sizes
         from fada_tf.training.checkpoints import restore_segmentor
 
+        if fmt == "onnx":
+            from fada_tf.export.onnx import export_onnx as write
+        else:
+            from fada_tf.export.savedmodel import export_savedmodel as write
         segmentor = restore_segmentor(config, checkpoint)
         evaluated_at = checkpoint_eval_size(config, checkpoint)
         resize_to = tuple(evaluated_at) if resize == "graph" else None
         sizes = verification_sizes(evaluated_at, size, resize_to is not None)
-        with _progress("export savedmodel", sizes) as progress:
-            report = export_savedmodel(segmentor, config.model.normalization, out_path, sizes=sizes,
-                                       output=output, input_mode=input_mode, size=size,
-                                       resize_to=resize_to, progress=progress,
-                                       metadata=export_metadata(config, checkpoint, output, input_mode,
-                                                                size, resize_to),
-                                       **tolerances)
-    report["checkpoint"] = checkpoint
-    emit(report, as_json, _describe(report, "signature serving_default, tf.saved_model.load"))
+        with _progress(f"export {fmt}", sizes) as progress:
+            report = write(segmentor, config.model.normalization, out_path, sizes=sizes,
+                           output=output, input_mode=input_mode, size=size, resize_to=resize_to,
+                           progress=progress, **tolerances, **format_options,
+                           metadata=export_metadata(config, checkpoint, output, input_mode, size,
+                                                    resize_to))
+    return report | {"checkpoint": checkpoint}
 
 
 def _progress(label: str, sizes):

@@ -5,9 +5,7 @@ from __future__ import annotations
 import click
 
 from fada_tf.errors import FadaError
-
-# The reference implementation's multi-scale testing factors (paper Table 4, "MST").
-MST_SCALES = (0.7, 1.0, 1.3)
+from fada_tf.evaluation.scales import MST_SCALES
 
 
 def scale_options(command):

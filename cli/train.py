@@ -64,7 +64,7 @@ def train(config_path, overrides, output, resume_path, plan, strategy, precision
         distribution = make_strategy(config.run.strategy)   # before any other TensorFlow work
         from fada_tf.data.datasets import check_data
         from fada_tf.training.run_dir import RunDir
-        from fada_tf.training.stages import run_training
+        from fada_tf.training.run import run_training
 
         check_data(config)
         if resume_path:

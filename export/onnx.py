@@ -10,7 +10,6 @@ Keras; the file appears under its name only then (a temporary file, then a renam
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import onnx
@@ -23,6 +22,7 @@ from fada_tf.export.graph import INPUT_NAME, deployable_function
 from fada_tf.export.metadata import check_resize_metadata
 from fada_tf.export.runtime import create_session
 from fada_tf.export.verify import check_parity
+from fada_tf.files import atomic_output
 from fada_tf.progress import Progress
 
 DIM_NAMES = ("batch", "height", "width")
@@ -120,17 +120,13 @@ def export_onnx(segmentor, normalization, path: str | Path, *, sizes, output: st
         raise FadaError(f"the ONNX checker rejects the exported model: {str(err).splitlines()[0]}") from None
     if progress is not None:
         progress.update()
-    partial = path.with_name(f".partial-{path.name}")
-    try:
+    with atomic_output(path) as partial:
         partial.write_bytes(model.SerializeToString())
         session = create_session(str(partial))
         parity = check_parity(lambda images: session.run(None, {INPUT_NAME: images})[0], segmentor,
                               normalization, output=output, input_mode=input_mode, sizes=sizes,
                               resize_to=resize_to, what="ONNX Runtime", progress=progress,
                               **tolerances)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
     return {"format": "onnx", "path": str(path), "bytes": path.stat().st_size, "opset": opset,
             "output": output, "input": input_mode, "size": list(size) if size else None,
             "resize_to": list(resize_to) if resize_to is not None else None, "dilations": dilations,

@@ -12,8 +12,6 @@ its final name only when that passes.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import keras
@@ -23,6 +21,7 @@ from fada_tf.errors import FadaError
 from fada_tf.export.graph import deployable_function
 from fada_tf.export.metadata import check_resize_metadata
 from fada_tf.export.verify import check_parity
+from fada_tf.files import atomic_output
 from fada_tf.progress import Progress
 
 ENDPOINT = "serve"
@@ -51,9 +50,7 @@ def export_savedmodel(segmentor, normalization, directory: str | Path, *, sizes,
     # variable twice (measured: a SavedModel twice the size of the weights).
     archive = keras.export.ExportArchive()
     archive.add_endpoint(ENDPOINT, function, input_signature=function.input_signature)
-    partial = directory.with_name(f".partial-{directory.name}")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
+    with atomic_output(directory) as partial:
         archive.write_out(str(partial), verbose=False)
         (partial / METADATA_FILE).parent.mkdir(exist_ok=True)
         (partial / METADATA_FILE).write_text(json.dumps(metadata or {}, indent=2) + "\n")
@@ -64,11 +61,6 @@ def export_savedmodel(segmentor, normalization, directory: str | Path, *, sizes,
                               segmentor, normalization, output=output, input_mode=input_mode, sizes=sizes,
                               resize_to=resize_to, what="the SavedModel", progress=progress,
                               **tolerances)
-        if directory.exists():
-            directory.rmdir()
-        os.replace(partial, directory)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
     return {"format": "savedmodel", "path": str(directory), "bytes": _size(directory),
             "signature": "serving_default", "output": output, "input": input_mode,
             "size": list(size) if size else None,

@@ -9,8 +9,9 @@ Configuration: ``load_config``, ``Config``.
 Networks: ``build_segmentor``, ``build_discriminator``, ``feature_channels`` (the segmentor's
 feature channels, D's input), ``encoding_channels`` (D's output classes per domain).
 Training with Keras ``fit``: ``SourceOnlyModel`` (stage 1 and the distilled student),
-``FADAModel`` (stage 2); their optimisers ``segmentor_optimizer`` and
-``discriminator_optimizer``; a stage's batches ``stage_batches``.
+``FADAModel`` (stage 2), assembled and compiled from a config by ``build_adaptation_model``;
+the optimisers ``segmentor_optimizer`` and ``discriminator_optimizer``; a stage's batches
+``stage_batches``.
 Training a whole run as ``fada-tf train`` / ``fada-tf distill`` do: ``run_training`` into a
 ``RunDir``.
 Evaluation: ``evaluate`` (mIoU on a dataset of batches), ``evaluate_target`` (on the
@@ -21,19 +22,10 @@ Example (the built-in synthetic shift, a few steps on a CPU)::
     import tensorflow as tf
     import fada_tf
 
-    config = fada_tf.load_config("configs/synthetic.yaml", ["adapt.batch_size=2"])
-    table, stage = fada_tf.class_table(config.data.classes), config.adapt
+    config = fada_tf.load_config("configs/synthetic.yaml", ["adapt.batch_size=2", "adapt.steps=4"])
+    table = fada_tf.class_table(config.data.classes)
     segmentor = fada_tf.build_segmentor(config.model, table.num_classes, seed=0)
-    discriminator = fada_tf.build_discriminator(
-        fada_tf.feature_channels(config.model.backbone, config.model.tiny_width),
-        fada_tf.encoding_channels(stage.encoding, table.num_classes),
-        channels=tuple(config.model.discriminator_channels), seed=1)
-    model = fada_tf.FADAModel(segmentor, discriminator, encoding=stage.encoding,
-                              lambda_adv=stage.lambda_adv, temperature=stage.temperature,
-                              clip=stage.clip, hard_threshold=stage.hard_threshold)
-    model.compile(
-        segmentor_optimizer=fada_tf.segmentor_optimizer(stage.optimizer, 4),
-        discriminator_optimizer=fada_tf.discriminator_optimizer(stage.discriminator_optimizer, 4))
+    model = fada_tf.build_adaptation_model(config, segmentor, table.num_classes)
     source = fada_tf.stage_batches(config, "adapt", "source", seed=0)
     target = fada_tf.stage_batches(config, "adapt", "target", seed=1000)
     history = model.fit(tf.data.Dataset.zip((source, target)), epochs=2, steps_per_epoch=2)
@@ -63,7 +55,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these are imported 
     from fada_tf.models.segmentor import build_segmentor, feature_channels
     from fada_tf.training.optimizers import discriminator_optimizer, segmentor_optimizer
     from fada_tf.training.run_dir import RunDir
-    from fada_tf.training.stages import evaluate_target, run_training
+    from fada_tf.evaluation.target import evaluate_target
+    from fada_tf.training.run import run_training
+    from fada_tf.training.stages.adapt import build_adaptation_model
 
 # Public name -> the module defining it, imported on first access.
 _LAZY = {
@@ -78,15 +72,16 @@ _LAZY = {
     "stage_batches": "fada_tf.data.datasets",
     "class_table": "fada_tf.data.classes",
     "evaluate": "fada_tf.evaluation.evaluate",
-    "evaluate_target": "fada_tf.training.stages",
-    "run_training": "fada_tf.training.stages",
+    "evaluate_target": "fada_tf.evaluation.target",
+    "build_adaptation_model": "fada_tf.training.stages.adapt",
+    "run_training": "fada_tf.training.run",
     "RunDir": "fada_tf.training.run_dir",
 }
 
 __all__ = ["Config", "load_config", "FADAModel", "SourceOnlyModel", "encoding_channels",
            "build_segmentor", "feature_channels", "build_discriminator", "segmentor_optimizer",
-           "discriminator_optimizer", "stage_batches", "class_table", "evaluate", "evaluate_target",
-           "run_training", "RunDir"]
+           "discriminator_optimizer", "build_adaptation_model", "stage_batches", "class_table",
+           "evaluate", "evaluate_target", "run_training", "RunDir"]
 __version__ = "0.3.0"
 
 

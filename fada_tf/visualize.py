@@ -9,6 +9,7 @@ from PIL import Image
 
 from fada_tf.data.classes import IGNORE_LABEL, ClassTable
 from fada_tf.errors import FadaError
+from fada_tf.files import atomic_output
 
 
 def colorize(labels, table: ClassTable) -> np.ndarray:
@@ -70,7 +71,6 @@ def plot_ccd(runs: dict[str, dict], path: str | Path) -> Path:
     axes.legend()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".partial-{path.name}")
-    figure.savefig(partial, dpi=120, format=path.suffix.lstrip(".") or "png")
-    partial.replace(path)
+    with atomic_output(path) as partial:
+        figure.savefig(partial, dpi=120, format=path.suffix.lstrip(".") or "png")
     return path

@@ -38,8 +38,9 @@ PUBLIC = {
     "stage_batches": "fada_tf.data.datasets",
     "class_table": "fada_tf.data.classes",
     "evaluate": "fada_tf.evaluation.evaluate",
-    "evaluate_target": "fada_tf.training.stages",
-    "run_training": "fada_tf.training.stages",
+    "evaluate_target": "fada_tf.evaluation.target",
+    "build_adaptation_model": "fada_tf.training.stages.adapt",
+    "run_training": "fada_tf.training.run",
     "RunDir": "fada_tf.training.run_dir",
 }
 SIZE, BATCH, STEPS_PER_EPOCH, EPOCHS = (32, 64), 2, 3, 2

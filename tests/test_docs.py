@@ -16,7 +16,7 @@ README_MAX_LINES = 200
 
 # A ```python block right after this comment is not run here; the comment says what runs it.
 NOT_RUN_HERE = "<!-- tests/test_docs.py does not run this block"
-# The only such block: it needs an exported ONNX model (tests/test_export.py runs it).
+# The only such block: it needs an exported ONNX model (tests/export/test_export.py runs it).
 EXPECTED_NOT_RUN = {"deployment.md": 1}
 
 FENCE = re.compile(r"^(`{3,}|~{3,})(.*)$")
@@ -88,7 +88,7 @@ def anchors(path: Path) -> set[str]:
 
 
 def without_code_blocks(text: str) -> str:
-    lines, skip = [], set()
+    skip = set()
     for _, line, code, _ in fenced_blocks(text):
         skip.update(range(line - 1, line + code.count("\n") + 1))   # 1-based fence..close lines
     return "\n".join(l for n, l in enumerate(text.splitlines(), 1) if n not in skip)
@@ -132,8 +132,8 @@ def test_the_examples_are_found():
 def test_only_the_known_blocks_are_not_run_here():
     not_run = {p.name: len(python_blocks(p)[1]) for p in pages() if python_blocks(p)[1]}
     assert not_run == EXPECTED_NOT_RUN
-    # ... and tests/test_export.py does run the deployment example.
-    assert 'joinpath("docs", "deployment.md")' in (REPO / "tests" / "test_export.py").read_text()
+    # ... and tests/export/test_export.py does run the deployment example.
+    assert 'joinpath("docs", "deployment.md")' in (REPO / "tests" / "export" / "test_export.py").read_text()
 
 
 @pytest.mark.slow

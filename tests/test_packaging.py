@@ -1,4 +1,5 @@
-"""setup.cfg lists every package folder, and a built wheel installs cli/ and export/ under fada_tf."""
+"""setup.cfg lists every package folder, and a built wheel installs cli/ and export/ under fada_tf
+(and neither the tests nor the benchmarks, packages of the repository only)."""
 
 import configparser
 import subprocess
@@ -35,7 +36,7 @@ def test_wheel_places_cli_and_export_inside_fada_tf(repo, tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"fada_tf/cli/main.py", "fada_tf/cli/train.py", "fada_tf/export/__init__.py",
             "fada_tf/models/segmentor.py"} <= names
-    assert not any(n.startswith(("cli/", "export/", "tests/")) for n in names)
+    assert not any(n.startswith(("cli/", "export/", "tests/", "bench/")) for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "fada-tf = fada_tf.cli.main:cli" in zipfile.ZipFile(wheel).read(entry_points).decode()
 

@@ -6,7 +6,7 @@ Two kinds of checkpoint:
   and, when the file has ``model_D``, the fine-grained discriminator. The run's checkpoint
   is ``checkpoints/converted-000000.weights.h5`` (``latest.json`` names it, so ``eval``,
   ``export``... ``--run RUN`` use it); the discriminator goes to ``discriminator.weights.h5``
-  beside ``config.yaml`` (loadable into ``build_discriminator`` for the run's config).
+  beside ``config.yaml`` (loadable into ``adaptation_discriminator`` of the run's config).
 * an ImageNet ResNet / VGG-16 (``imagenet=True``; torchvision's ResNets or the Caffe VGG-16
   the original starts from, see ``fada_tf.models.pretrained``): the backbone only; fc6/fc7 and
   the ASPP head keep ``build_segmentor``'s initialisation, which is the paper's (see
@@ -32,7 +32,6 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-from fada_tf.adaptation import encoding_channels
 from fada_tf.config import Config, dump_config
 from fada_tf.config.recipe import stage_model
 from fada_tf.convert.torch_file import (DISCRIMINATOR_SECTION, IMAGENET_CLASSIFIER,
@@ -41,8 +40,9 @@ from fada_tf.convert.torch_names import discriminator_keys, segmentor_keys
 from fada_tf.convert.transfer import transfer
 from fada_tf.data.classes import class_table
 from fada_tf.errors import FadaError
-from fada_tf.models import build_discriminator, build_segmentor, feature_channels
+from fada_tf.models import build_segmentor
 from fada_tf.training.run_dir import RunDir
+from fada_tf.training.stages.adapt import adaptation_discriminator
 
 BACKBONES = ("resnet101", "resnet50", "vgg16")
 STAGE = {False: "converted", True: "imagenet"}
@@ -72,7 +72,7 @@ def convert_torch_checkpoint(checkpoint: str, config: Config, out: str,
     keys = segmentor_keys(segmentor, backbone, imagenet)
     discriminator = None
     if any(key.startswith(f"{DISCRIMINATOR_SECTION}:") for key in tensors):
-        discriminator = _discriminator(config, num_classes)
+        discriminator = adaptation_discriminator(config, num_classes)
         keys.update(discriminator_keys(discriminator))
     ignored_keys = transfer(
         keys, tensors, checkpoint, backbone=backbone,
@@ -81,14 +81,6 @@ def convert_torch_checkpoint(checkpoint: str, config: Config, out: str,
     written = _write_run(out, config, segmentor, discriminator, imagenet)
     return {**written, "tensors": len(keys), "ignored_keys": ignored_keys,
             "ignored_entries": ignored_entries}
-
-
-def _discriminator(config: Config, num_classes: int):
-    """The discriminator a FADA run of ``config`` trains (as ``fada_tf.training.stages`` builds it)."""
-    return build_discriminator(
-        feature_channels(config.model.backbone, config.model.tiny_width),
-        encoding_channels(config.adapt.encoding, num_classes),
-        channels=tuple(config.model.discriminator_channels), seed=config.run.seed + 1)
 
 
 def _write_run(out: str, config: Config, segmentor, discriminator, imagenet: bool) -> dict:

@@ -22,7 +22,7 @@ sampling) and record ``i`` of its shards, taken in order. JSON, never pickle.
 
 from __future__ import annotations
 
-from fada_tf.data import files
+from fada_tf import files
 from fada_tf.errors import FadaError
 
 FORMAT, VERSION = "fada-tf-dataset", 1

@@ -16,7 +16,8 @@ from typing import Iterator
 import numpy as np
 import tensorflow as tf
 
-from fada_tf.data import canonical, files
+from fada_tf import files
+from fada_tf.data import canonical
 from fada_tf.data.classes import IGNORE_LABEL, class_table
 from fada_tf.data.parallel import ordered_map
 from fada_tf.data.raw import RAW_DATASETS

@@ -4,11 +4,12 @@ Raw quirks (palette indices, 16-bit red channels, label IDs, size mismatches) ar
 here, once; training then reads only the canonical format (``fada_tf.data.canonical``) with
 native TensorFlow decoding.
 
-Nothing is written half: the work happens in ``OUT.partial``, which is renamed to ``OUT`` at
-the very end. Each finished pair leaves a record in ``OUT.partial/.done/<split>/`` after its
-files, so a run started again with the same options resumes where the last one stopped. Bad
-pairs (missing or unreadable files, a label whose size differs from its image's) stop the run
-with a message naming the first file (all of them are listed in ``OUT.partial/problems.json``);
+Nothing is written half: the work happens in ``.partial-OUT`` beside ``OUT``
+(``fada_tf.files.atomic_output``), which is renamed to ``OUT`` at the very end. Each finished
+pair leaves a record in ``.partial-OUT/.done/<split>/`` after its files, so a run started
+again with the same options resumes where the last one stopped. Bad pairs (missing or
+unreadable files, a label whose size differs from its image's) stop the run with a message
+naming the first file (all of them are listed in ``.partial-OUT/problems.json``);
 ``skip_bad`` skips them instead and counts them in the manifest's report.
 """
 
@@ -23,7 +24,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from fada_tf.data import canonical, files
+from fada_tf import files
+from fada_tf.data import canonical
 from fada_tf.data.classes import class_table
 from fada_tf.data.parallel import ordered_map
 from fada_tf.data.raw.common import RawFormat, RawPair, find_release_root
@@ -63,8 +65,16 @@ def prepare(options: PrepareOptions, out: str, workers: int | None = None,
         log(f"{fmt.name} release found in {root}")
     options = dataclasses.replace(options, root=str(root), splits=tuple(options.splits) or fmt.splits)
     _validate(options, fmt, out)
-    partial = out.rstrip("/") + ".partial"
-    _start_or_resume(partial, options, log)
+    with files.atomic_output(out.rstrip("/"), keep_on_error=True) as partial:
+        _start_or_resume(partial, options, log)
+        manifest = _write_dataset(fmt, options, partial, workers, log, verbose)
+        _remove_scratch(partial, options.storage)
+    return manifest
+
+
+def _write_dataset(fmt: RawFormat, options: PrepareOptions, partial: str, workers: int | None,
+                   log: Callable[[str], None], verbose: int) -> dict:
+    """Every split's files, shards, class statistics and manifest into ``partial``."""
     table = class_table(fmt.classes)
     splits, stats, report = {}, {}, {}
     for split in options.splits:
@@ -90,7 +100,6 @@ def prepare(options: PrepareOptions, out: str, workers: int | None = None,
     files.write_json(files.join(partial, canonical.CLASS_STATS),
                      {"classes": table.key, "class_names": list(table.names), "splits": stats})
     files.write_json(files.join(partial, canonical.MANIFEST), manifest)
-    _finish(partial, out, options.storage)
     return manifest
 
 
@@ -195,9 +204,8 @@ def _pack(partial: str, split: str, items: list[dict], shards: int, log) -> list
     return paths
 
 
-def _finish(partial: str, out: str, storage: str) -> None:
-    """Remove the scratch files (the options record last), then rename into place."""
+def _remove_scratch(partial: str, storage: str) -> None:
+    """Remove the scratch files, the options record last."""
     scratch = [_DONE, _PROBLEMS] + (["images", "labels"] if storage == "tfrecord" else [])
     for name in [*scratch, _OPTIONS]:
         files.remove(files.join(partial, name))
-    files.rename(partial, out)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from fada_tf.data import files
+from fada_tf import files
 from fada_tf.data.classes import IGNORE_LABEL
 from fada_tf.data.sampler import class_balanced_indices
 from fada_tf.data.tfrecord import parse

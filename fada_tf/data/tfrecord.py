@@ -11,7 +11,7 @@ from typing import Iterable, Iterator
 
 import tensorflow as tf
 
-from fada_tf.data import files
+from fada_tf import files
 from fada_tf.data.canonical import shard_path
 
 FEATURES = {

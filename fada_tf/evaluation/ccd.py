@@ -1,5 +1,5 @@
 """Class Center Distance (paper section 4.5, eq. 9): how tightly each class's features cluster
-relative to the distance between class centres.
+relative to the distance between class centres::
 
     CCD(i) = 1/(K−1) · Σ_{j≠i} [ 1/|S_i| · Σ_{x∈S_i} ‖x − μ_i‖² ] / ‖μ_i − μ_j‖²
 

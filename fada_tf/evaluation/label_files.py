@@ -7,8 +7,7 @@ counts void predictions; see ``fada_tf.evaluation.metrics``).
 
 from __future__ import annotations
 
-import os
-import shutil
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from PIL import Image
 from fada_tf.data.classes import IGNORE_LABEL, ClassTable
 from fada_tf.errors import FadaError
 from fada_tf.evaluation.metrics import confusion_matrix, summarize
+from fada_tf.files import atomic_output
 from fada_tf.progress import Progress
 from fada_tf.visualize import colorize
 
@@ -27,28 +27,26 @@ class PredictionWriter:
     """Writes each predicted label map as ``DIR/labels/NAME.png`` (train IDs) and
     ``DIR/color/NAME.png`` (dataset palette); names are the split order, ``00000``, ``00001``, …
 
-    A context manager: files go to ``DIR.partial``, renamed to ``DIR`` when the block ends
-    normally and removed when it raises, so no half-filled folder is left behind.
+    A context manager: files go to ``.partial-DIR`` (``fada_tf.files.atomic_output``), renamed
+    to ``DIR`` when the block ends normally and removed when it raises, so no half-filled
+    folder is left behind.
     """
 
     def __init__(self, folder: str | Path, table: ClassTable):
         self.folder, self.table = Path(folder), table
         if self.folder.exists():
             raise FadaError(f"{self.folder} already exists; choose another folder for the predictions")
-        self.partial = self.folder.with_name(self.folder.name + ".partial")
         self.count = 0
+        self._output = contextlib.ExitStack()
 
     def __enter__(self) -> "PredictionWriter":
-        shutil.rmtree(self.partial, ignore_errors=True)
+        self.partial = self._output.enter_context(atomic_output(self.folder))
         for sub in (LABELS, COLOURS):
             (self.partial / sub).mkdir(parents=True)
         return self
 
     def __exit__(self, error_type, error, traceback) -> None:
-        if error_type is None:
-            os.replace(self.partial, self.folder)
-        else:
-            shutil.rmtree(self.partial, ignore_errors=True)
+        self._output.__exit__(error_type, error, traceback)
 
     def __call__(self, predictions: np.ndarray) -> None:
         for prediction in predictions:

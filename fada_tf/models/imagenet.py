@@ -46,11 +46,11 @@ Details of the keras.applications transfer:
   ``sum over padded taps t, channels j of W[t,j,o] * shift[j]`` (for ResNet times bn1's
   ``gamma / sqrt(var)``). With the default (torchvision) normalisation, ``shift`` is
   ``255 * mean[::-1] - CAFFE_MEAN`` = (-0.41, -0.50, -0.005) grey levels in B, G, R: both
-  conventions pad with (almost) the ImageNet mean pixel. tests/test_pretrained.py measures it
-  on random keras.applications-shaped weights and uniform 0..255 images (41x38): interior
-  outputs of the first layer (VGG ``conv1_1``, ResNet ``bn1``) agree to float32 rounding
-  (relative to the largest output: 3.9e-7 VGG, 4.9e-7 ResNet-50); border outputs differ by
-  0.22 % (VGG) / 0.27 % (ResNet-50) of the largest output with the default normalisation,
+  conventions pad with (almost) the ImageNet mean pixel. tests/models/test_pretrained.py
+  measures it on random keras.applications-shaped weights and uniform 0..255 images (41x38):
+  interior outputs of the first layer (VGG ``conv1_1``, ResNet ``bn1``) agree to float32
+  rounding (relative to the largest output: 3.9e-7 VGG, 4.9e-7 ResNet-50); border outputs
+  differ by 0.22 % (VGG) / 0.27 % (ResNet-50) of the largest output with the default normalisation,
   3.1 % for a BGR normalisation with mean (100, 110, 120) and std (50, 60, 70), and always
   within the bound above.
   Deeper layers inherit the difference only where their receptive field reaches that border.

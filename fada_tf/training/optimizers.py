@@ -19,8 +19,8 @@ same at 10× the learning rate, and the discriminator with ``torch.optim.Adam(lr
   so ``sqrt(1 − β2) = 0.1``) that is ``lr·g / (|g| + 1e-6)`` against torch's
   ``lr·g / (|g| + 1e-8)``, which changed the discriminator's first update by 21 % of its norm
   in an earlier measured parity run and D.0's change over two iterations by 6 % in
-  tests/test_step_parity.py. ``TorchAdam`` implements torch's rule exactly (no weight decay,
-  no AMSGrad).
+  tests/adaptation/test_fada_model_vs_torch.py. ``TorchAdam`` implements torch's rule exactly
+  (no weight decay, no AMSGrad).
 
 Both are Keras optimisers: their state (iteration count, which drives the poly schedule,
 momentum/moment slots) is tracked by ``tf.train.Checkpoint``, they are serialisable and they

@@ -1,17 +1,17 @@
 """The run directory: ``config.yaml``, ``checkpoints/``, ``logs/`` and ``metrics.json``.
 
-Files are written atomically (a temporary name, then a rename), so an interruption never
+Files are written atomically (``fada_tf.files.atomic_output``), so an interruption never
 leaves a half-written checkpoint or metrics file behind.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from fada_tf.config import Config, dump_config, load_config
 from fada_tf.errors import FadaError
+from fada_tf.files import atomic_output, write_json
 
 LATEST = "latest.json"
 
@@ -55,17 +55,15 @@ class RunDir:
     def save_segmentor(self, segmentor, stage: str, step: int) -> Path:
         """Write the segmentor's weights as ``{stage}-{step}.weights.h5`` and mark it latest."""
         path = self.checkpoints / f"{stage}-{step:06d}.weights.h5"
-        partial = path.with_name(f".partial-{path.name}")
-        segmentor.save_weights(partial)
-        os.replace(partial, path)
-        write_json_atomic(self.checkpoints / LATEST, {"stage": stage, "step": step, "file": path.name})
+        with atomic_output(path) as partial:
+            segmentor.save_weights(partial)
+        write_json(self.checkpoints / LATEST, {"stage": stage, "step": step, "file": path.name})
         return path
 
     def save_discriminator(self, discriminator) -> Path:
         """Write the discriminator's weights to ``discriminator.weights.h5`` (atomically)."""
-        partial = self.discriminator_path.with_name(f".partial-{self.discriminator_path.name}")
-        discriminator.save_weights(partial)
-        os.replace(partial, self.discriminator_path)
+        with atomic_output(self.discriminator_path) as partial:
+            discriminator.save_weights(partial)
         return self.discriminator_path
 
     def latest_checkpoint(self) -> Path:
@@ -81,10 +79,5 @@ class RunDir:
         return json.loads(self.metrics_path.read_text()) if self.metrics_path.is_file() else {}
 
     def write_metrics(self, metrics: dict) -> None:
-        write_json_atomic(self.metrics_path, metrics)
+        write_json(self.metrics_path, metrics)
 
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    partial = path.with_name(f".partial-{path.name}")
-    partial.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(partial, path)

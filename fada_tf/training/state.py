@@ -5,9 +5,9 @@ A state checkpoint holds the stage's step, the networks' weights, *both* optimis
 (momentum, Adam moments, the iteration counts that drive the poly schedules, the loss scale
 under mixed float16) and the position of the input pipeline (shuffle and augmentation seeds
 included, so the data order continues unchanged). It is a TensorFlow object checkpoint in
-``RUN/checkpoints/state/{stage}-{step:06d}/``, written under a temporary name and renamed when
-complete, so a kill during a write leaves the previous checkpoint intact; ``state/latest.json``
-names the newest, and only the newest ``run.keep_checkpoints`` are kept. Every worker of a
+``RUN/checkpoints/state/{stage}-{step:06d}/``, written atomically (``fada_tf.files``), so a
+kill during a write leaves the previous checkpoint intact; ``state/latest.json`` names the
+newest, and only the newest ``run.keep_checkpoints`` are kept. Every worker of a
 multi-worker run takes part in each save (``tf.distribute`` requires it), each into its own
 run directory (``fada_tf.training.distribution.worker_path``).
 """
@@ -15,7 +15,6 @@ run directory (``fada_tf.training.distribution.worker_path``).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +22,9 @@ from pathlib import Path
 import tensorflow as tf
 
 from fada_tf.errors import FadaError
-from fada_tf.training.run_dir import write_json_atomic
+from fada_tf.files import PARTIAL, atomic_output, write_json
 
 LATEST = "latest.json"
-PARTIAL = ".partial-"  # the prefix RunDir uses too
 PREFIX = "ckpt"
 
 
@@ -81,13 +79,9 @@ class TrainingState:
         self.step.assign(step)
         name = f"{self.stage}-{step:06d}"
         final = self.folder / name
-        partial = self.folder / f"{PARTIAL}{name}"
-        shutil.rmtree(partial, ignore_errors=True)
-        self.checkpoint.write(str(partial / PREFIX))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(partial, final)
-        write_json_atomic(self.folder / LATEST, {"stage": self.stage, "step": step, "dir": name})
+        with atomic_output(final) as partial:
+            self.checkpoint.write(str(partial / PREFIX))
+        write_json(self.folder / LATEST, {"stage": self.stage, "step": step, "dir": name})
         self._prune()
         return final
 

@@ -1,0 +1,63 @@
+"""Running the commands the benchmarks measure: ``fada-tf``, and benchmark workers in fresh processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """This process's environment with PyTorch's and TensorFlow's intra-op threads set to
+    ``threads`` and TensorFlow's native log quiet."""
+    env = dict(os.environ)
+    env.update(OMP_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads),
+               TF_CPP_MIN_LOG_LEVEL="2")
+    return env
+
+
+def fada_tf_command() -> list[str]:
+    """The ``fada-tf`` command of this interpreter's environment (else the one on PATH, else
+    ``python -m fada_tf.cli``)."""
+    executable = shutil.which("fada-tf", path=os.path.dirname(sys.executable)) or shutil.which("fada-tf")
+    return [executable] if executable else [sys.executable, "-m", "fada_tf.cli"]
+
+
+def run(command: list, env: dict | None = None, cwd: Path | None = None,
+        keep_stderr: bool = False) -> str:
+    """Run ``command`` and return its standard output.
+
+    Its standard error goes to ours as it is written (the progress of long runs) or, with
+    ``keep_stderr``, is kept. A failure exits with the command (and the end of the kept
+    standard error).
+    """
+    command = [str(part) for part in command]
+    done = subprocess.run(command, env=env, cwd=cwd, text=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE if keep_stderr else None)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed" + (f":\n{done.stderr[-3000:]}" if keep_stderr else ""))
+    return done.stdout
+
+
+def run_json(command: list, env: dict | None = None, cwd: Path | None = None,
+             keep_stderr: bool = True) -> dict:
+    """``run`` ``command`` (its standard error kept by default) and parse the last line of its
+    standard output, the JSON result."""
+    return json.loads(run(command, env, cwd, keep_stderr).strip().splitlines()[-1])
+
+
+def run_module(module: str, *args, env: dict | None = None, keep_stderr: bool = True) -> dict:
+    """``run_json`` of ``python -m MODULE ARGS`` from the repository root, where ``bench``
+    imports: a benchmark's worker in a fresh process."""
+    return run_json([sys.executable, "-m", module, *args], env, REPO, keep_stderr)
+
+
+def run_fada_tf(*args) -> str:
+    """Run ``fada-tf ARGS``, shown on standard error first, and return its standard output."""
+    print("$ fada-tf", " ".join(map(str, args)), file=sys.stderr, flush=True)
+    return run([*fada_tf_command(), *args])

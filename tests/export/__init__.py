@@ -1,0 +1,1 @@
+"""Tests of the deployment export (export/, installed as fada_tf.export): ONNX and SavedModel."""

@@ -1,0 +1,1 @@
+"""Tests of fada_tf.models: backbones, ASPP head, discriminator, BatchNorm layers, pretrained weights."""

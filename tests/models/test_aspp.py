@@ -1,0 +1,50 @@
+"""``fada_tf.models.aspp``: the ASPP classifier is the sum of four dilated convolutions at known
+and unknown sizes, initialised as the original's."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fada_tf.models.aspp import AsppClassifierV2
+
+
+@pytest.mark.parametrize("size", [(20, 20), (5, 7), (13, 30)])
+def test_aspp_is_the_sum_of_four_dilated_convs_at_known_and_unknown_sizes(size):
+    """Known sizes run as tap products (taps beyond the map skipped), unknown sizes (dynamic
+    export) as dilated convolutions: both must be the sum of eq.'s four dilated convs."""
+    aspp = AsppClassifierV2(3, dilations=(6, 12, 18, 24), seed=0)
+    x = tf.random.stateless_normal((2, *size, 16), seed=(3, 4))
+    aspp(x)
+    rng = np.random.default_rng(0)
+    for conv in aspp.convs:
+        conv.bias.assign(rng.normal(size=3).astype("float32"))
+    expected = sum(tf.nn.conv2d(x, conv.kernel, 1, "SAME", dilations=d) + conv.bias
+                   for conv, d in zip(aspp.convs, (6, 12, 18, 24)))
+    np.testing.assert_allclose(aspp(x), expected, rtol=1e-5, atol=1e-5)
+    unknown = tf.function(aspp, input_signature=[tf.TensorSpec([None, None, None, 16])])
+    np.testing.assert_allclose(unknown(x), expected, rtol=1e-5, atol=1e-5)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_sum(aspp(x) ** 2)
+    with tf.GradientTape() as reference_tape:
+        reference_tape.watch(x)
+        reference = tf.reduce_sum(sum(tf.nn.conv2d(x, conv.kernel, 1, "SAME", dilations=d) + conv.bias
+                                      for conv, d in zip(aspp.convs, (6, 12, 18, 24))) ** 2)
+    np.testing.assert_allclose(tape.gradient(loss, x), reference_tape.gradient(reference, x),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_aspp_init_is_the_originals():
+    """core/models/classifier.py:23-24: kernels N(0, 0.01); biases left at nn.Conv2d's default
+    U(±1/sqrt(9 · in_channels)), each conv with its own seed."""
+    aspp = AsppClassifierV2(5, seed=0)
+    aspp.build((None, None, None, 2048))
+    bound = 1.0 / np.sqrt(9 * 2048)
+    biases = [conv.bias.numpy() for conv in aspp.convs]
+    for conv, bias in zip(aspp.convs, biases):
+        assert abs(float(np.std(conv.kernel.numpy())) - 0.01) < 5e-4
+        assert np.all(np.abs(bias) <= bound) and np.abs(bias).max() > 0.5 * bound
+    assert len({b.tobytes() for b in biases}) == len(biases)
+    again = AsppClassifierV2(5, seed=0)
+    again.build((None, None, None, 2048))
+    np.testing.assert_array_equal(again.convs[0].bias.numpy(), biases[0])

@@ -1,0 +1,1 @@
+"""Tests of fada_tf.training: optimisers, state checkpoints, resume, distribution strategies."""
