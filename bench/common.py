@@ -22,9 +22,9 @@ def thread_env(threads: int) -> dict[str, str]:
 
 
 def fada_tf_command() -> list[str]:
-    """The ``fada-tf`` command of this interpreter's environment (else the one on PATH, else
-    ``python -m fada_tf.cli``)."""
-    executable = shutil.which("fada-tf", path=os.path.dirname(sys.executable)) or shutil.which("fada-tf")
+    """The ``fada-tf`` command of this interpreter's environment, else ``python -m fada_tf.cli``
+    with this interpreter (never another installation's command)."""
+    executable = shutil.which("fada-tf", path=os.path.dirname(sys.executable))
     return [executable] if executable else [sys.executable, "-m", "fada_tf.cli"]
 
 

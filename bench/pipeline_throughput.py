@@ -30,12 +30,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bench.common import REPO
 from fada_tf.config import load_config
 from fada_tf.data.classes import CITYSCAPES_EVALUATED_IDS, class_table
 from fada_tf.data.prepare import PrepareOptions, prepare
 from fada_tf.data.synthetic import GAME, REAL, render_scene
 
-REPO = Path(__file__).resolve().parents[1]
 SIZES = {"gta5": (1052, 1914), "cityscapes": (1024, 2048)}
 # synthetic train ID -> Cityscapes label ID (what the raw releases store)
 _LABEL_IDS = np.array([{n: i for i, n in CITYSCAPES_EVALUATED_IDS.items()}[name]

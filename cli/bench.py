@@ -93,7 +93,9 @@ def measure_train_step(backbone: str, size: tuple[int, int], batch: int, precisi
 
     config = Config()
     config.model.backbone, config.model.freeze_bn = backbone, backbone != "tiny"
-    config.adapt.encoding, config.adapt.steps = "soft", warmup + steps
+    # The original's λ_adv, as in the PyTorch step bench/train_step_vs_torch.py compares with.
+    config.adapt.encoding, config.adapt.lambda_adv = "soft", 0.001
+    config.adapt.steps = warmup + steps
     config.run.precision = precision
     set_precision(precision)
     with strategy.scope():

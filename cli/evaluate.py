@@ -92,8 +92,8 @@ def _evaluate_one(config, checkpoint, split, scales, flip, save_predictions, as_
         from fada_tf.config.recipe import checkpoint_stage
         from fada_tf.data.classes import class_table
         from fada_tf.evaluation.label_files import PredictionWriter
-        from fada_tf.training.checkpoints import restore_segmentor
         from fada_tf.evaluation.target import evaluate_target
+        from fada_tf.training.checkpoints import restore_segmentor
 
         table = class_table(config.data.classes)
         writer = PredictionWriter(save_predictions, table) if save_predictions else None
@@ -120,8 +120,8 @@ def _evaluate_folder(config, folder, csv_path, split, scales, flip, as_json):
     with work_on_stderr():
         from fada_tf.config.recipe import checkpoint_stage
         from fada_tf.data.classes import class_table
-        from fada_tf.training.checkpoints import restore_segmentor
         from fada_tf.evaluation.target import evaluate_target
+        from fada_tf.training.checkpoints import restore_segmentor
 
         table = class_table(config.data.classes)
         rows = []

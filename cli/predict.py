@@ -152,4 +152,7 @@ def _read_rgb(path: Path, check_only: bool = False):
 def _save_rgb(array, path: str) -> None:
     from PIL import Image
 
-    Image.fromarray(array).save(path)
+    from fada_tf.files import atomic_output
+
+    with atomic_output(path) as partial:
+        Image.fromarray(array).save(partial, format="PNG")

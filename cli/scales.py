@@ -18,7 +18,8 @@ def scale_options(command):
         help="Average softmax probabilities over these image scales, e.g. 0.5,0.75,1.0.")(command)
     return click.option(
         "--mst", is_flag=True,
-        help="Multi-scale testing: scales 0.7,1.0,1.3 and their horizontal flips.")(command)
+        help=f"Multi-scale testing: scales {','.join(map(str, MST_SCALES))} and their horizontal "
+             "flips.")(command)
 
 
 def resolve_scales(mst: bool, scales_text: str | None, flip: bool | None) -> tuple[list[float], bool]:

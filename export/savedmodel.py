@@ -11,7 +11,6 @@ its final name only when that passes.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import keras
@@ -21,7 +20,7 @@ from fada_tf.errors import FadaError
 from fada_tf.export.graph import deployable_function
 from fada_tf.export.metadata import check_resize_metadata
 from fada_tf.export.verify import check_parity
-from fada_tf.files import atomic_output
+from fada_tf.files import atomic_output, write_json
 from fada_tf.progress import Progress
 
 ENDPOINT = "serve"
@@ -52,8 +51,7 @@ def export_savedmodel(segmentor, normalization, directory: str | Path, *, sizes,
     archive.add_endpoint(ENDPOINT, function, input_signature=function.input_signature)
     with atomic_output(directory) as partial:
         archive.write_out(str(partial), verbose=False)
-        (partial / METADATA_FILE).parent.mkdir(exist_ok=True)
-        (partial / METADATA_FILE).write_text(json.dumps(metadata or {}, indent=2) + "\n")
+        write_json(partial / METADATA_FILE, metadata or {})
         serve = tf.saved_model.load(str(partial)).signatures["serving_default"]
         if progress is not None:
             progress.update()

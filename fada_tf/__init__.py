@@ -51,12 +51,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these are imported 
     from fada_tf.data.classes import class_table
     from fada_tf.data.datasets import stage_batches
     from fada_tf.evaluation.evaluate import evaluate
+    from fada_tf.evaluation.target import evaluate_target
     from fada_tf.models.discriminator import build_discriminator
     from fada_tf.models.segmentor import build_segmentor, feature_channels
     from fada_tf.training.optimizers import discriminator_optimizer, segmentor_optimizer
-    from fada_tf.training.run_dir import RunDir
-    from fada_tf.evaluation.target import evaluate_target
     from fada_tf.training.run import run_training
+    from fada_tf.training.run_dir import RunDir
     from fada_tf.training.stages.adapt import build_adaptation_model
 
 # Public name -> the module defining it, imported on first access.
@@ -82,7 +82,7 @@ __all__ = ["Config", "load_config", "FADAModel", "SourceOnlyModel", "encoding_ch
            "build_segmentor", "feature_channels", "build_discriminator", "segmentor_optimizer",
            "discriminator_optimizer", "build_adaptation_model", "stage_batches", "class_table",
            "evaluate", "evaluate_target", "run_training", "RunDir"]
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 
 def __getattr__(name: str):

@@ -39,7 +39,8 @@ def save_grid(rows: list[list[np.ndarray]], path: str | Path, scale: int = 1, ga
     if scale != 1:
         image = image.resize((canvas.shape[1] * scale, canvas.shape[0] * scale), Image.NEAREST)
     path = Path(path)
-    image.save(path)
+    with atomic_output(path) as partial:
+        image.save(partial, format="PNG")
     return path
 
 
@@ -70,7 +71,6 @@ def plot_ccd(runs: dict[str, dict], path: str | Path) -> Path:
     axes.set_ylabel("Class Center Distance (eq. 9)")
     axes.legend()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path) as partial:
         figure.savefig(partial, dpi=120, format=path.suffix.lstrip(".") or "png")
     return path

@@ -1,5 +1,7 @@
 """``fada_tf.files``: every output is written under ``.partial-NAME`` and renamed when complete."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,3 +75,27 @@ def test_missing_parent_folders_are_created_and_json_round_trips(tmp_path):
     files.write_json(path, {"num_images": 3, "quality": None})
     assert files.read_json(path) == {"num_images": 3, "quality": None}
     assert path.read_text().endswith("\n")
+
+
+def test_files_with_a_scheme_go_through_tf_io_gfile():
+    folder = "ram://fada-tf-test/prepared"      # TensorFlow's in-memory filesystem
+    files.write_json(f"{folder}/manifest.json", {"splits": ["train"]})
+    with atomic_output(f"{folder}/class_stats.json") as partial:
+        assert partial == "ram://fada-tf-test/prepared/.partial-class_stats.json"
+        files.write_bytes(partial, b"{}")
+        assert not files.exists(f"{folder}/class_stats.json")
+    assert files.read_json(f"{folder}/manifest.json") == {"splits": ["train"]}
+    assert files.read_bytes(f"{folder}/class_stats.json") == b"{}"
+    assert not files.exists(partial)
+    files.remove(f"{folder}/class_stats.json")
+    assert not files.exists(f"{folder}/class_stats.json")
+
+
+def test_local_outputs_load_no_tensorflow(tmp_path):
+    code = ("import sys\n"
+            "from fada_tf import files\n"
+            "import fada_tf.evaluation.label_files, fada_tf.training.run_dir, fada_tf.visualize\n"
+            f"files.write_json({str(tmp_path / 'a.json')!r}, [1])\n"
+            "print('tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -14,6 +14,7 @@ import yaml
 from fada_tf.config.recipe import STAGES, pretrained_kind, stage_streams
 from fada_tf.config.schema import Config, ImageStream
 from fada_tf.errors import ConfigError
+from fada_tf.files import write_bytes
 
 BASE_KEY = "_base_"
 # Keys of data.source / data.target before they became the stages' image streams.
@@ -114,8 +115,8 @@ def to_dict(config: Config) -> dict:
 
 
 def dump_config(config: Config, path: str | Path) -> None:
-    """Write the resolved config as YAML (what the run really used)."""
-    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+    """Write the resolved config as YAML (what the run really used), atomically."""
+    write_bytes(path, yaml.safe_dump(to_dict(config), sort_keys=False).encode())
 
 
 def _read_yaml(path: Path) -> dict:

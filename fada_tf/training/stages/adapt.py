@@ -46,7 +46,8 @@ def build_adaptation_model(config: Config, segmentor, num_classes: int) -> FADAM
     fada.compile(
         segmentor_optimizer=stage_segmentor_optimizer(config, stage),
         discriminator_optimizer=with_loss_scaling(
-            discriminator_optimizer(stage.discriminator_optimizer, stage.steps), config.run.precision))
+            discriminator_optimizer(stage.discriminator_optimizer, stage.steps),
+            config.run.precision))
     return fada
 
 
