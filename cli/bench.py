@@ -45,6 +45,8 @@ def bench():
               help="Source images per step (and as many target images), over all replicas.")
 @click.option("--precision", type=click.Choice(get_args(Precision)), default="float32", show_default=True)
 @click.option("--jit/--no-jit", default=False, show_default=True, help="XLA-compile the replica step.")
+@click.option("--recompute/--no-recompute", default=False, show_default=True,
+              help="Recompute the residual blocks in the backward pass (run.recompute).")
 @click.option("--strategy", type=click.Choice(get_args(Strategy)), default="auto", show_default=True,
               help="tf.distribute strategy, as run.strategy of training.")
 @click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True,
@@ -52,7 +54,7 @@ def bench():
 @click.option("--warmup", type=click.IntRange(min=0), default=2, show_default=True,
               help="Untimed steps first (tracing, allocation).")
 @json_option
-def train_step(backbone, size, batch, precision, jit, strategy, steps, warmup, as_json):
+def train_step(backbone, size, batch, precision, jit, recompute, strategy, steps, warmup, as_json):
     """Time one FADA adaptation step: segmentor SGD step + discriminator Adam step.
 
     Runs FADAModel.train_step_losses the way training does (strategy scope, compiled per-replica
@@ -66,14 +68,17 @@ def train_step(backbone, size, batch, precision, jit, strategy, steps, warmup, a
         fada-tf bench train-step --backbone resnet101 --size 256x512
         fada-tf bench train-step --backbone tiny --size 64x128 --batch 4 --steps 20 --json
         fada-tf bench train-step --precision mixed_bfloat16 --jit --json
+        fada-tf bench train-step --size 512x1024 --recompute
     """
     with work_on_stderr():
-        result = measure_train_step(backbone, size, batch, precision, jit, strategy, steps, warmup)
+        result = measure_train_step(backbone, size, batch, precision, jit, strategy, steps, warmup,
+                                    recompute)
     emit(result, as_json, _report(result))
 
 
 def measure_train_step(backbone: str, size: tuple[int, int], batch: int, precision: str,
-                       jit: bool, strategy_name: str, steps: int, warmup: int) -> dict:
+                       jit: bool, strategy_name: str, steps: int, warmup: int,
+                       recompute: bool) -> dict:
     import resource
     import statistics
     import time
@@ -96,7 +101,7 @@ def measure_train_step(backbone: str, size: tuple[int, int], batch: int, precisi
     # The original's λ_adv, as in the PyTorch step bench/train_step_vs_torch.py compares with.
     config.adapt.encoding, config.adapt.lambda_adv = "soft", 0.001
     config.adapt.steps = warmup + steps
-    config.run.precision = precision
+    config.run.precision, config.run.recompute = precision, recompute
     set_precision(precision)
     with strategy.scope():
         segmentor = build_segmentor(config.model, NUM_CLASSES, seed=0)
@@ -127,7 +132,7 @@ def measure_train_step(backbone: str, size: tuple[int, int], batch: int, precisi
     return {"images_per_s": 2 * batch / median, "step_s_median": median,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "backbone": backbone, "size": [height, width], "batch": batch,
-            "precision": precision, "jit": jit, "strategy": strategy_name,
+            "precision": precision, "jit": jit, "recompute": recompute, "strategy": strategy_name,
             "replicas": strategy.num_replicas_in_sync}
 
 
@@ -135,7 +140,8 @@ def _report(result: dict) -> str:
     height, width = result["size"]
     return (f"FADA train step, {result['backbone']} {height}x{width}, {result['batch']} source + "
             f"{result['batch']} target images, {result['precision']}, "
-            f"jit {'on' if result['jit'] else 'off'}, strategy {result['strategy']} "
+            f"jit {'on' if result['jit'] else 'off'}, "
+            f"recompute {'on' if result['recompute'] else 'off'}, strategy {result['strategy']} "
             f"({result['replicas']} replica{'s' if result['replicas'] != 1 else ''}):\n"
             f"  median step    {result['step_s_median']:.3f} s\n"
             f"  throughput     {result['images_per_s']:.2f} images/s\n"

@@ -28,7 +28,12 @@ json_option = click.option(
 
 
 def runtime_options(command):
-    """``--strategy``, ``--precision``, ``--jit/--no-jit``: overrides of run.strategy/precision/jit."""
+    """``--strategy``, ``--precision``, ``--jit/--no-jit``, ``--recompute/--no-recompute``:
+    overrides of run.strategy/precision/jit/recompute."""
+    command = click.option("--recompute/--no-recompute", default=None,
+                           help="Recompute the backbone's residual blocks in the backward pass "
+                                "instead of keeping their activations: less memory, ~1 more "
+                                "backbone forward pass (run.recompute).")(command)
     command = click.option("--jit/--no-jit", default=None,
                            help="XLA-compile the training step (run.jit).")(command)
     command = click.option("--precision", type=click.Choice(get_args(Precision)),
@@ -38,10 +43,11 @@ def runtime_options(command):
                         "local GPUs, or the TF_CONFIG cluster).")(command)
 
 
-def runtime_overrides(strategy, precision, jit) -> list[str]:
+def runtime_overrides(strategy, precision, jit, recompute) -> list[str]:
     """``--set`` overrides for the ``runtime_options`` given on the command line."""
     given = {"run.strategy": strategy, "run.precision": precision,
-             "run.jit": None if jit is None else str(jit).lower()}
+             "run.jit": None if jit is None else str(jit).lower(),
+             "run.recompute": None if recompute is None else str(recompute).lower()}
     return [f"{key}={value}" for key, value in given.items() if value is not None]
 
 

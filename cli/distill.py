@@ -21,7 +21,8 @@ from fada_tf.progress import default_verbosity
               help="Run directory to create (default: runs/distill-<date-time>).")
 @runtime_options
 @json_option
-def distill(teacher_path, config_path, overrides, output, strategy, precision, jit, as_json):
+def distill(teacher_path, config_path, overrides, output, strategy, precision, jit, recompute,
+            as_json):
     """Train a student on the teacher's hard pseudo labels of the target training split.
 
     The teacher labels every target training image (distill.scales / distill.flip for
@@ -44,7 +45,7 @@ def distill(teacher_path, config_path, overrides, output, strategy, precision, j
     teacher = RunDir.open(teacher_path)
     checkpoint = teacher.latest_checkpoint()
     config = load_config(config_path or teacher.config_path,
-                         list(overrides) + runtime_overrides(strategy, precision, jit))
+                         list(overrides) + runtime_overrides(strategy, precision, jit, recompute))
     config.run.stages = ["distill"]
     config.distill.teacher_checkpoint = str(checkpoint)
     output = output or time.strftime("runs/distill-%Y%m%d-%H%M%S")

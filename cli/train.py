@@ -26,7 +26,8 @@ STAGE_TITLES = {"source": "source-only", "adapt": "FADA", "distill": "self-disti
                    "sampler, evaluation size) and exit without training.")
 @runtime_options
 @json_option
-def train(config_path, overrides, output, resume_path, plan, strategy, precision, jit, as_json):
+def train(config_path, overrides, output, resume_path, plan, strategy, precision, jit, recompute,
+          as_json):
     """Train on the labelled source domain, then adapt to the target domain with FADA.
 
     Runs the stages in run.stages (source, adapt), evaluates target-domain mIoU after each
@@ -45,7 +46,7 @@ def train(config_path, overrides, output, resume_path, plan, strategy, precision
     """
     from fada_tf.config import load_config
 
-    runtime = runtime_overrides(strategy, precision, jit)
+    runtime = runtime_overrides(strategy, precision, jit, recompute)
     if plan:
         if resume_path:
             raise FadaError("--plan shows a config's recipe: give --config, not --resume")
@@ -54,7 +55,7 @@ def train(config_path, overrides, output, resume_path, plan, strategy, precision
     if resume_path:
         if config_path or overrides or output:
             raise FadaError("--resume continues a run with its own config.yaml: drop --config, "
-                            "--set and --output (--strategy and --jit may change)")
+                            "--set and --output (--strategy, --jit and --recompute may change)")
         config = _resumed_config(resume_path, runtime)
     else:
         config = load_config(config_path, list(overrides) + runtime)
@@ -63,8 +64,8 @@ def train(config_path, overrides, output, resume_path, plan, strategy, precision
 
         distribution = make_strategy(config.run.strategy)   # before any other TensorFlow work
         from fada_tf.data.datasets import check_data
-        from fada_tf.training.run_dir import RunDir
         from fada_tf.training.run import run_training
+        from fada_tf.training.run_dir import RunDir
 
         check_data(config)
         if resume_path:
@@ -87,7 +88,8 @@ def _print_plan(config_path, config, as_json: bool) -> None:
 
 
 def _resumed_config(resume_path: str, runtime: list[str]):
-    """The run's own config, with --strategy / --jit applied; the precision cannot change."""
+    """The run's own config, with --strategy / --jit / --recompute applied; the precision
+    cannot change."""
     from fada_tf.config import load_config
     from fada_tf.training.run_dir import RunDir
 

@@ -21,8 +21,10 @@ L_D's for D's variables only (``D(f_t)`` is the same tensor in both, as D is upd
 segmentor and the segmentor's update does not change it). Both updates use this step's
 features and weights, as in the reference.
 
-Discriminator outputs and segmentor logits are upsampled to the image size (bilinear, corners
-aligned) and taken to float32 before the losses, as in the reference. Under a
+Discriminator outputs and segmentor logits are taken to float32 and upsampled to the image
+size (bilinear, corners aligned, as in the reference) before the encodings and the losses, so
+under mixed precision every loss and encoding is computed from float32 inputs
+(``fada_tf.models.resize.upsample_logits``). Under a
 ``tf.distribute`` strategy each replica differentiates its share of the global batch's losses
 (``fada_tf.adaptation.replicas``), and each optimiser scales its loss for mixed float16
 (``optimizer.scale_loss``; identity unless it is a ``keras.optimizers.LossScaleOptimizer``)
@@ -55,7 +57,8 @@ from fada_tf.adaptation.encodings import domain_encoding
 from fada_tf.adaptation.losses import adversarial_loss, discriminator_loss, segmentation_loss_terms
 from fada_tf.adaptation.replicas import share_of_mean, share_of_ratio, track_losses
 from fada_tf.models.discriminator import discriminator_logits
-from fada_tf.models.resize import resize_bilinear
+from fada_tf.models.recompute import training_forward
+from fada_tf.models.resize import upsample_logits
 
 
 LOSS_NAMES = ("seg_loss", "adv_loss", "d_loss")
@@ -73,6 +76,9 @@ class FADAModel(keras.Model):
         encoding: ``"soft"``, ``"hard"`` or ``"binary"`` (``fada_tf.adaptation.domain_encoding``).
         lambda_adv: weight of L_adv in eq. 2.
         temperature, clip, hard_threshold: see ``domain_encoding``.
+        recompute: recompute the backbone's residual blocks in the backward pass instead of
+            keeping their activations (``fada_tf.models.recompute``; same gradients, less
+            memory, about one more forward pass of the backbone).
 
     Compile with ``compile(segmentor_optimizer=..., discriminator_optimizer=...)``; each is
     built on exactly the variables it updates. Batches are
@@ -83,7 +89,7 @@ class FADAModel(keras.Model):
     """
 
     def __init__(self, segmentor, discriminator, encoding="soft", lambda_adv=0.001,
-                 temperature=1.8, clip=0.9, hard_threshold=0.9, **kwargs):
+                 temperature=1.8, clip=0.9, hard_threshold=0.9, recompute=False, **kwargs):
         super().__init__(**kwargs)
         self.segmentor = segmentor
         self.discriminator = discriminator
@@ -92,6 +98,8 @@ class FADAModel(keras.Model):
         self.temperature = temperature
         self.clip = clip
         self.hard_threshold = hard_threshold
+        self.recompute = recompute
+        self._forward = training_forward(segmentor, recompute)
         self.seg_loss_tracker = keras.metrics.Mean(name="seg_loss")
         self.adv_loss_tracker = keras.metrics.Mean(name="adv_loss")
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
@@ -136,8 +144,8 @@ class FADAModel(keras.Model):
         # source activations are freed before the target's are made (as the reference's
         # separate backward() calls do).
         with tf.GradientTape() as tape:
-            source = self.segmentor(source_images, training=True)
-            source_logits = _float32(resize_bilinear(source["logits"], source_size))
+            source = self._forward(source_images)
+            source_logits = upsample_logits(source["logits"], source_size)
             seg_loss = share_of_ratio(*segmentation_loss_terms(source_logits / self.temperature,
                                                                source_labels))
             scaled = self.optimizer.scale_loss(seg_loss)
@@ -150,8 +158,8 @@ class FADAModel(keras.Model):
         # Target pass: D runs once on the target features for both L_adv (its gradient taken
         # for the segmentor only) and L_D (its gradient taken for D only).
         with tf.GradientTape(persistent=True) as tape:
-            target = self.segmentor(target_images, training=True)
-            target_logits = _float32(resize_bilinear(target["logits"], target_size))
+            target = self._forward(target_images)
+            target_logits = upsample_logits(target["logits"], target_size)
             target_code = self._encode(target_logits)
             d_target = discriminator_logits(self.discriminator, target["features"], target_size)
             adv_loss = share_of_mean(adversarial_loss(d_target, target_code))
@@ -176,7 +184,7 @@ class FADAModel(keras.Model):
                 "discriminator": keras.saving.serialize_keras_object(self.discriminator),
                 "encoding": self.encoding, "lambda_adv": self.lambda_adv,
                 "temperature": self.temperature, "clip": self.clip,
-                "hard_threshold": self.hard_threshold}
+                "hard_threshold": self.hard_threshold, "recompute": self.recompute}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -205,7 +213,3 @@ def _reject_foreign_compile_arguments(model, kwargs) -> None:
     if given:
         raise ValueError(f"{type(model).__name__} computes its own losses: compile() takes no "
                          f"{', '.join(given)}")
-
-
-def _float32(tensor):
-    return tf.cast(tensor, tf.float32)

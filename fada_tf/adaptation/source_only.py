@@ -14,7 +14,8 @@ import tensorflow as tf
 from fada_tf.adaptation.fada_model import _reject_foreign_compile_arguments
 from fada_tf.adaptation.losses import segmentation_loss_terms
 from fada_tf.adaptation.replicas import share_of_ratio, track_losses
-from fada_tf.models.resize import resize_bilinear
+from fada_tf.models.recompute import training_forward
+from fada_tf.models.resize import upsample_logits
 
 
 @keras.saving.register_keras_serializable(package="fada_tf")
@@ -25,12 +26,14 @@ class SourceOnlyModel(keras.Model):
     ``train_step_losses`` returns this step's loss (a replica's share of it under a strategy,
     see ``fada_tf.adaptation.replicas``) and scales it for mixed float16
     (``optimizer.scale_loss``); ``train_step``, which ``fit`` runs, also accumulates it in
-    the ``seg_loss`` tracker and returns the tracker's mean.
+    the ``seg_loss`` tracker and returns the tracker's mean. ``recompute``: as ``FADAModel``'s.
     """
 
-    def __init__(self, segmentor, **kwargs):
+    def __init__(self, segmentor, recompute=False, **kwargs):
         super().__init__(**kwargs)
         self.segmentor = segmentor
+        self.recompute = recompute
+        self._forward = training_forward(segmentor, recompute)
         self.seg_loss_tracker = keras.metrics.Mean(name="seg_loss")
         self.built = segmentor.built
 
@@ -57,8 +60,8 @@ class SourceOnlyModel(keras.Model):
         images, labels = data
         variables = self.segmentor.trainable_variables
         with tf.GradientTape() as tape:
-            logits = self.segmentor(images, training=True)["logits"]
-            logits = tf.cast(resize_bilinear(logits, tf.shape(labels)[1:3]), tf.float32)
+            logits = self._forward(images)["logits"]
+            logits = upsample_logits(logits, tf.shape(labels)[1:3])
             loss = share_of_ratio(*segmentation_loss_terms(logits, labels))
             scaled = self.optimizer.scale_loss(loss)  # inside the tape: differentiated too
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
@@ -66,7 +69,8 @@ class SourceOnlyModel(keras.Model):
 
     def get_config(self):
         return {**super().get_config(),
-                "segmentor": keras.saving.serialize_keras_object(self.segmentor)}
+                "segmentor": keras.saving.serialize_keras_object(self.segmentor),
+                "recompute": self.recompute}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):

@@ -251,6 +251,9 @@ class RunConfig:
     precision: Precision = "float32"
     # XLA-compile the training step (tf.function(jit_compile=True)).
     jit: bool = False
+    # Recompute the backbone's residual blocks (ResNet, tiny) in the backward pass instead of
+    # keeping their activations: same gradients, less memory, about one more forward pass.
+    recompute: bool = False
 
 
 @dataclass

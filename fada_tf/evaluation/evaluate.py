@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from fada_tf.data.classes import IGNORE_LABEL, ClassTable
 from fada_tf.evaluation.metrics import summarize
-from fada_tf.models.resize import resize_bilinear
+from fada_tf.models.resize import resize_bilinear, upsample_logits
 from fada_tf.progress import Progress
 
 
@@ -35,7 +35,7 @@ def predict_probabilities(segmentor: keras.Model, images, size, scales: Sequence
         scaled = images if scale == 1.0 else resize_bilinear(
             images, tf.cast(tf.floor(image_size * scale), tf.int32))
         batch = tf.concat([scaled, tf.reverse(scaled, [2])], 0) if flip else scaled
-        logits = resize_bilinear(segmentor(batch, training=False)["logits"], size)
+        logits = upsample_logits(segmentor(batch, training=False)["logits"], size)
         probabilities = tf.nn.softmax(logits, axis=-1)
         if flip:
             direct, mirrored = tf.split(probabilities, 2)
@@ -54,7 +54,7 @@ def predict_labels(segmentor: keras.Model, images, size, scales: Sequence[float]
     """
     if tuple(scales) == (1.0,) and not flip:
         logits = segmentor(images, training=False)["logits"]
-        return tf.argmax(resize_bilinear(logits, size), axis=-1, output_type=tf.int32)
+        return tf.argmax(upsample_logits(logits, size), axis=-1, output_type=tf.int32)
     probabilities = predict_probabilities(segmentor, images, size, scales, flip)
     return tf.argmax(probabilities, axis=-1, output_type=tf.int32)
 

@@ -20,7 +20,7 @@ import itertools
 
 import keras
 
-from fada_tf.models.resize import resize_bilinear
+from fada_tf.models.resize import upsample_logits
 from fada_tf.models.torch_conv import torch_default_bias, torch_default_kernel
 
 NEGATIVE_SLOPE = 0.2
@@ -51,5 +51,5 @@ def build_discriminator(in_channels: int, num_classes: int, channels=(256, 128),
 
 
 def discriminator_logits(discriminator, features, size):
-    """Run D on ``features`` and upsample its 2K logits to ``size`` = (height, width)."""
-    return resize_bilinear(discriminator(features), size)
+    """Run D on ``features`` and upsample its 2K logits, in float32, to ``size`` = (height, width)."""
+    return upsample_logits(discriminator(features), size)

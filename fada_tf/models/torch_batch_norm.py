@@ -39,9 +39,28 @@ matters to torch's ``momentum=None`` cumulative average).
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import keras
 import tensorflow as tf
 from keras import ops
+
+_PAUSED = threading.local()
+
+
+@contextlib.contextmanager
+def statistics_updates_paused(paused: bool = True):
+    """Within the block, ``TorchBatchNorm`` layers called in training normalise with the batch
+    statistics but leave their running statistics unchanged (while a recomputed block runs
+    again for its gradient: ``fada_tf.models.recompute``). Python-level, so it applies to what
+    is traced or run inside the block."""
+    before = getattr(_PAUSED, "value", False)
+    _PAUSED.value = paused
+    try:
+        yield
+    finally:
+        _PAUSED.value = before
 
 
 @keras.saving.register_keras_serializable(package="fada_tf")
@@ -95,6 +114,8 @@ class TorchBatchNorm(keras.layers.Layer):
         squares = _all_reduce_sum(ops.sum(ops.square(x - mean), axis=axes))
         variance = squares / count
         unbiased = squares / ops.maximum(count - 1.0, 1.0)
+        if getattr(_PAUSED, "value", False):
+            return mean, variance
         keep = 1.0 - self.momentum
         dtype = self.moving_mean.dtype
         self.moving_mean.assign(keep * self.moving_mean

@@ -17,11 +17,12 @@ def test_train_step_json_has_consistent_positive_numbers():
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
     assert set(result) == {"images_per_s", "step_s_median", "peak_rss_mb", "backbone", "size",
-                           "batch", "precision", "jit", "strategy", "replicas"}
+                           "batch", "precision", "jit", "recompute", "strategy", "replicas"}
     assert result["step_s_median"] > 0 and result["images_per_s"] > 0 and result["peak_rss_mb"] > 0
     assert result["images_per_s"] == pytest.approx(2 * 2 / result["step_s_median"], rel=1e-6)
     assert (result["backbone"], result["size"], result["batch"]) == ("tiny", [32, 48], 2)
-    assert (result["precision"], result["jit"], result["replicas"]) == ("float32", False, 1)
+    assert (result["precision"], result["jit"], result["recompute"], result["replicas"]) == \
+        ("float32", False, False, 1)
     assert "step 2/2" in done.stderr
 
 

@@ -42,7 +42,7 @@ def build_adaptation_model(config: Config, segmentor, num_classes: int) -> FADAM
     stage = config.adapt
     fada = FADAModel(segmentor, adaptation_discriminator(config, num_classes), encoding=stage.encoding, lambda_adv=stage.lambda_adv,
                      temperature=stage.temperature, clip=stage.clip,
-                     hard_threshold=stage.hard_threshold)
+                     hard_threshold=stage.hard_threshold, recompute=config.run.recompute)
     fada.compile(
         segmentor_optimizer=stage_segmentor_optimizer(config, stage),
         discriminator_optimizer=with_loss_scaling(

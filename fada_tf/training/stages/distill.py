@@ -77,7 +77,7 @@ def train_distill(context: StageContext, teacher, resume: ResumePoint | None = N
     data = training_dataset(pseudo_labelled_pairs(config, folder, seed), stage.target_images,
                             config.model.normalization, stage.batch_size, seed=seed, labelled=True)
     with context.strategy.scope():
-        model = SourceOnlyModel(student)
+        model = SourceOnlyModel(student, recompute=config.run.recompute)
         model.compile(optimizer=stage_segmentor_optimizer(config, stage))
     train_stage(context, model, data, "distill", resume, segmentor=student, optimizer=model.optimizer)
     return student, statistics

@@ -19,7 +19,7 @@ def train_source(context: StageContext, segmentor, resume: ResumePoint | None = 
         load_segmentor_weights(segmentor, config.source.init_checkpoint)
     data = stage_batches(config, "source", "source", seed=config.run.seed + SOURCE_STREAM)
     with context.strategy.scope():
-        model = SourceOnlyModel(segmentor)
+        model = SourceOnlyModel(segmentor, recompute=config.run.recompute)
         model.compile(optimizer=stage_segmentor_optimizer(config, config.source))
     train_stage(context, model, data, "source", resume, segmentor=segmentor,
                 optimizer=model.optimizer)

@@ -21,11 +21,11 @@ def test_the_model_carries_the_adapt_stages_settings(encoding, channels):
         f"adapt.encoding={encoding}", "adapt.lambda_adv=0.01", "adapt.temperature=2.5",
         "adapt.clip=0.8", "adapt.hard_threshold=0.7", "adapt.steps=40",
         "adapt.optimizer.learning_rate=0.02", "adapt.discriminator_optimizer.learning_rate=0.003",
-        "adapt.discriminator_optimizer.beta_2=0.95"])
+        "adapt.discriminator_optimizer.beta_2=0.95", "run.recompute=true"])
     model = build_adaptation_model(config, build_segmentor(config.model, CLASSES, seed=0), CLASSES)
     assert isinstance(model, FADAModel) and model.compiled
-    assert (model.encoding, model.lambda_adv, model.temperature, model.clip, model.hard_threshold) \
-        == (encoding, 0.01, 2.5, 0.8, 0.7)
+    assert (model.encoding, model.lambda_adv, model.temperature, model.clip, model.hard_threshold,
+            model.recompute) == (encoding, 0.01, 2.5, 0.8, 0.7, True)
     features = np.zeros((1, 4, 6, model.discriminator.input_shape[-1]), np.float32)
     assert model.discriminator(features).shape[-1] == 2 * channels   # source and target per class
     sgd, adam = model.optimizer, model.discriminator_optimizer
