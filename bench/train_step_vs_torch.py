@@ -14,15 +14,22 @@ learning rate, on the classifier; Adam (betas 0.9, 0.99) on the discriminator; p
    backward each; Adam step.
 
 The fada-tf side is ``fada-tf bench train-step --json`` (``FADAModel.train_step`` in the
-training loop's compiled step). Each measurement is a fresh process (peak RSS is per
-process), and the two frameworks alternate (keras, torch, keras, torch, ...) so that load
-from other processes on a shared machine hits both alike. Both get the same thread count:
-``torch.set_num_threads(N)`` / ``TF_NUM_INTRAOP_THREADS=N`` (and ``OMP_NUM_THREADS=N``).
+training loop's compiled step). Precisions: float32 (the original's), and bfloat16 — fada-tf's
+``--precision mixed_bfloat16`` against the PyTorch iteration run under
+``torch.autocast("cpu", dtype=torch.bfloat16)`` (forward and backward inside the context;
+the backward ops run in the dtypes autocast gave their forward ops either way). With
+``--recompute`` fada-tf also runs with ``--recompute`` in every precision. Each measurement is a
+fresh process (peak RSS is per process), and the variants alternate (fada-tf, torch,
+fada-tf, torch, ...) so that load from other processes on a shared machine hits all alike.
+All get the same thread count: ``torch.set_num_threads(N)`` / ``TF_NUM_INTRAOP_THREADS=N``
+(and ``OMP_NUM_THREADS=N``).
 
     python -m bench.train_step_vs_torch --sizes 128x256 256x512 --repeats 3
+    python -m bench.train_step_vs_torch --sizes 256x512 --precisions float32 bfloat16 --recompute
 
-prints a Markdown table (median over the repeats of each process's median step) and, with
-``--output``, writes every measurement as JSON.
+prints Markdown tables (median over the repeats of each process's median step; fada-tf's
+distance to the machine's matrix-product rate) and, with ``--output``, writes every
+measurement as JSON.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from bench.common import fada_tf_command, run_json, run_module, thread_env
 
 NUM_CLASSES = 19
 MAX_ITERS = 62500   # the horizon of the original's poly learning rates
+KERAS_PRECISION = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 
 def parse_args(argv=None):
@@ -47,19 +55,27 @@ def parse_args(argv=None):
     parser.add_argument("--backbone", default="resnet101", choices=["resnet101", "resnet50"])
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3, help="Processes per framework and size.")
+    parser.add_argument("--precisions", nargs="+", default=["float32"], choices=list(KERAS_PRECISION))
+    parser.add_argument("--recompute", action="store_true",
+                        help="Also run fada-tf with --recompute in every precision.")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="Processes per variant and size.")
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--output", default=None, help="Write all measurements as JSON here.")
-    parser.add_argument("--torch-worker", nargs=1, metavar="SIZE", help=argparse.SUPPRESS)
+    parser.add_argument("--torch-worker", nargs=2, metavar=("SIZE", "PRECISION"),
+                        help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 # --- the PyTorch step (worker process) ---------------------------------------------------------
 
-def torch_step_benchmark(backbone: str, size: tuple[int, int], batch: int, threads: int,
-                         steps: int, warmup: int) -> dict:
-    """Median seconds, images/s and peak memory of the original's adaptation step in PyTorch."""
+def torch_step_benchmark(backbone: str, size: tuple[int, int], precision: str, batch: int,
+                         threads: int, steps: int, warmup: int) -> dict:
+    """Median seconds, images/s and peak memory of the original's adaptation step in PyTorch,
+    in float32 or under bfloat16 autocast."""
+    import contextlib
+
     import torch
 
     from tests.support.torch_reference import (RESNET_BLOCKS, AsppClassifierV2, DilatedResNet,
@@ -80,8 +96,10 @@ def torch_step_benchmark(backbone: str, size: tuple[int, int], batch: int, threa
     tgt_input = torch.randn((batch, 3, height, width), generator=generator)
 
     def step(iteration):
-        adaptation_iteration(feature_extractor, classifier, discriminator, optimizers, src_input,
-                             src_label, tgt_input, iteration, MAX_ITERS)
+        with (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bfloat16"
+              else contextlib.nullcontext()):
+            adaptation_iteration(feature_extractor, classifier, discriminator, optimizers,
+                                 src_input, src_label, tgt_input, iteration, MAX_ITERS)
 
     times = []
     for index in range(warmup + steps):
@@ -94,8 +112,8 @@ def torch_step_benchmark(backbone: str, size: tuple[int, int], batch: int, threa
     median = statistics.median(times)
     return {"images_per_s": 2 * batch / median, "step_s_median": median,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "backbone": backbone, "size": [height, width], "batch": batch, "threads": threads,
-            "torch": torch.__version__}
+            "backbone": backbone, "size": [height, width], "precision": precision, "batch": batch,
+            "threads": threads, "torch": torch.__version__}
 
 
 # --- the driver --------------------------------------------------------------------------------
@@ -103,49 +121,83 @@ def torch_step_benchmark(backbone: str, size: tuple[int, int], batch: int, threa
 def main(argv=None):
     args = parse_args(argv)
     if args.torch_worker:
-        height, width = (int(v) for v in args.torch_worker[0].split("x"))
-        result = torch_step_benchmark(args.backbone, (height, width), args.batch, args.threads,
-                                      args.steps, args.warmup)
+        size, precision = args.torch_worker
+        height, width = (int(v) for v in size.split("x"))
+        result = torch_step_benchmark(args.backbone, (height, width), precision, args.batch,
+                                      args.threads, args.steps, args.warmup)
         print(json.dumps(result))
         return
     env = thread_env(args.threads)
     common = ["--steps", str(args.steps), "--warmup", str(args.warmup)]
-    runs = {size: {"keras": [], "torch": []} for size in args.sizes}
+    variants = [(framework, precision, recompute) for precision in args.precisions
+                for framework, recompute in [("keras", False), ("torch", False)]
+                + [("keras", True)] * args.recompute]
+    runs = {size: {variant_name(*v): [] for v in variants} for size in args.sizes}
     for repeat in range(args.repeats):
         for size in args.sizes:
-            keras = run_json([*fada_tf_command(), "bench", "train-step", "--backbone", args.backbone,
-                              "--size", size, "--batch", str(args.batch), "--precision", "float32",
-                              "--no-jit", "--strategy", "one", *common, "--json"], env)
-            torch = run_module("bench.train_step_vs_torch", "--torch-worker", size, "--backbone",
-                               args.backbone, "--batch", args.batch, "--threads", args.threads,
-                               *common, env=env)
-            runs[size]["keras"].append(keras)
-            runs[size]["torch"].append(torch)
-            print(f"[{repeat + 1}/{args.repeats}] {size}: keras {keras['images_per_s']:.3f} img/s "
-                  f"{keras['peak_rss_mb']:.0f} MB | torch {torch['images_per_s']:.3f} img/s "
-                  f"{torch['peak_rss_mb']:.0f} MB", file=sys.stderr, flush=True)
-    print(table(runs, args))
+            for framework, precision, recompute in variants:
+                if framework == "keras":
+                    result = run_json([*fada_tf_command(), "bench", "train-step", "--backbone",
+                                       args.backbone, "--size", size, "--batch", str(args.batch),
+                                       "--precision", KERAS_PRECISION[precision], "--no-jit",
+                                       "--recompute" if recompute else "--no-recompute",
+                                       "--strategy", "one", *common, "--json"], env)
+                else:
+                    result = run_module("bench.train_step_vs_torch", "--torch-worker", size,
+                                        precision, "--backbone", args.backbone, "--batch",
+                                        args.batch, "--threads", args.threads, *common, env=env)
+                name = variant_name(framework, precision, recompute)
+                runs[size][name].append(result)
+                print(f"[{repeat + 1}/{args.repeats}] {size} {name}: "
+                      f"{result['images_per_s']:.3f} img/s {result['peak_rss_mb']:.0f} MB",
+                      file=sys.stderr, flush=True)
+    print(tables(runs, args))
     if args.output:
         with open(args.output, "w") as handle:
             json.dump({"args": vars(args), "load_average": os.getloadavg(), "runs": runs}, handle,
                       indent=1)
 
 
-def table(runs: dict, args) -> str:
+def variant_name(framework: str, precision: str, recompute: bool) -> str:
+    return f"{'fada-tf' if framework == 'keras' else 'torch'} {precision}" + \
+        (" --recompute" if recompute else "")
+
+
+def tables(runs: dict, args) -> str:
+    """The speed, memory and (fada-tf's) distance to the matrix-product rate of every variant,
+    then each fada-tf variant against PyTorch in its precision and in float32."""
     lines = [f"FADA adaptation step, {args.backbone}, batch {args.batch} source + {args.batch} target, "
-             f"float32, {args.threads} threads each, median of {args.repeats} processes "
+             f"{args.threads} threads each, median of {args.repeats} processes "
              f"(each: median of {args.steps} steps after {args.warmup} warm-up), "
              f"{time.strftime('%Y-%m-%d')}, load average {os.getloadavg()[0]:.2f}",
              "",
-             "| size | fada-tf img/s | torch img/s | speed keras/torch | fada-tf peak RSS MB "
-             "| torch peak RSS MB | RSS keras/torch |",
-             "|---|---|---|---|---|---|---|"]
-    for size, result in runs.items():
-        speed = {k: statistics.median(r["images_per_s"] for r in v) for k, v in result.items()}
-        rss = {k: statistics.median(r["peak_rss_mb"] for r in v) for k, v in result.items()}
-        lines.append(f"| {size} | {speed['keras']:.3f} | {speed['torch']:.3f} | "
-                     f"{speed['keras'] / speed['torch']:.2f}x | {rss['keras']:.0f} | {rss['torch']:.0f} | "
-                     f"{rss['keras'] / rss['torch']:.2f} |")
+             "| size | variant | img/s | peak RSS MB | step TFLOP | achieved TFLOP/s "
+             "| matrix product TFLOP/s | fraction |",
+             "|---|---|---|---|---|---|---|---|"]
+    medians = {}
+    for size, variants in runs.items():
+        for name, results in variants.items():
+            median = {key: statistics.median(r[key] for r in results)
+                      for key in results[0] if isinstance(results[0][key], float)}
+            medians[size, name] = median
+            arithmetic = (f"{median['step_tflop']:.3f} | {median['tflop_per_s']:.3f} | "
+                          f"{median['matmul_tflop_per_s']:.3f} | "
+                          f"{100 * median['fraction_of_matmul_rate']:.0f} %"
+                          if "step_tflop" in median else "— | — | — | —")
+            lines.append(f"| {size} | {name} | {median['images_per_s']:.3f} | "
+                         f"{median['peak_rss_mb']:.0f} | {arithmetic} |")
+    lines += ["", "| size | fada-tf | against | speed | peak RSS |", "|---|---|---|---|---|"]
+    for size, variants in runs.items():
+        for name in variants:
+            if not name.startswith("fada-tf"):
+                continue
+            precision = name.split()[1]
+            for other in dict.fromkeys([f"torch {precision}", "torch float32"]):
+                if other in variants:
+                    mine, theirs = medians[size, name], medians[size, other]
+                    lines.append(f"| {size} | {name} | {other} | "
+                                 f"{mine['images_per_s'] / theirs['images_per_s']:.2f}x | "
+                                 f"{mine['peak_rss_mb'] / theirs['peak_rss_mb']:.2f}x |")
     return "\n".join(lines)
 
 

@@ -8,7 +8,7 @@ from typing import get_args
 import click
 
 from fada_tf.cli.common import emit, json_option, work_on_stderr
-from fada_tf.config.schema import Backbone, Precision, Strategy
+from fada_tf.config.schema import AsppMethod, Backbone, Precision, Strategy
 
 NUM_CLASSES = 19
 
@@ -47,6 +47,9 @@ def bench():
 @click.option("--jit/--no-jit", default=False, show_default=True, help="XLA-compile the replica step.")
 @click.option("--recompute/--no-recompute", default=False, show_default=True,
               help="Recompute the residual blocks in the backward pass (run.recompute).")
+@click.option("--aspp-method", type=click.Choice(get_args(AsppMethod)), default="auto",
+              show_default=True, help="How the ASPP head computes its convolutions "
+                                      "(model.aspp_method).")
 @click.option("--strategy", type=click.Choice(get_args(Strategy)), default="auto", show_default=True,
               help="tf.distribute strategy, as run.strategy of training.")
 @click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True,
@@ -54,14 +57,18 @@ def bench():
 @click.option("--warmup", type=click.IntRange(min=0), default=2, show_default=True,
               help="Untimed steps first (tracing, allocation).")
 @json_option
-def train_step(backbone, size, batch, precision, jit, recompute, strategy, steps, warmup, as_json):
+def train_step(backbone, size, batch, precision, jit, recompute, aspp_method, strategy, steps,
+               warmup, as_json):
     """Time one FADA adaptation step: segmentor SGD step + discriminator Adam step.
 
     Runs FADAModel.train_step_losses the way training does (strategy scope, compiled per-replica
     step, per-replica slices of the global batch) on random images: BATCH source + BATCH
     target images of HxW, 19 classes, soft encoding. Reports the median step time, images per second
-    (source + target images per step / median step time) and the process's peak resident
-    memory. Progress goes to stderr.
+    (source + target images per step / median step time), the process's peak resident
+    memory, and the distance to the machine's limit: the step's FLOPs (its convolutions and
+    matrix products, counted from the traced step), the FLOP/s achieved, and their fraction
+    of the rate of a 2048x2048 matrix product in the step's compute precision, timed in the
+    same process just before the timed steps. Progress goes to stderr.
 
     \b
     Examples:
@@ -72,21 +79,23 @@ def train_step(backbone, size, batch, precision, jit, recompute, strategy, steps
     """
     with work_on_stderr():
         result = measure_train_step(backbone, size, batch, precision, jit, strategy, steps, warmup,
-                                    recompute)
+                                    recompute, aspp_method)
     emit(result, as_json, _report(result))
 
 
 def measure_train_step(backbone: str, size: tuple[int, int], batch: int, precision: str,
                        jit: bool, strategy_name: str, steps: int, warmup: int,
-                       recompute: bool) -> dict:
+                       recompute: bool, aspp_method: str = "auto") -> dict:
     import resource
     import statistics
     import time
 
     from fada_tf.training.distribution import make_strategy
+    from fada_tf.training.flops import graph_flops, matmul_rate
 
     strategy = make_strategy(strategy_name)  # before any other TensorFlow work
 
+    import keras
     import numpy as np
     import tensorflow as tf
 
@@ -98,6 +107,7 @@ def measure_train_step(backbone: str, size: tuple[int, int], batch: int, precisi
 
     config = Config()
     config.model.backbone, config.model.freeze_bn = backbone, backbone != "tiny"
+    config.model.aspp_method = aspp_method
     # The original's λ_adv, as in the PyTorch step bench/train_step_vs_torch.py compares with.
     config.adapt.encoding, config.adapt.lambda_adv = "soft", 0.001
     config.adapt.steps = warmup + steps
@@ -116,23 +126,30 @@ def measure_train_step(backbone: str, size: tuple[int, int], batch: int, precisi
     dataset = tf.data.Dataset.from_tensors(((source, labels), target)).repeat()
     iterator = iter(dataset)
 
-    times = []
-    for index in range(warmup + steps):
+    def timed_step() -> float:
         start = time.perf_counter()
-        losses = step(iterator)
-        float(losses["seg_loss"])  # wait for the step to finish
-        elapsed = time.perf_counter() - start
-        timed = index >= warmup
-        if timed:
-            times.append(elapsed)
-        print(f"{'step' if timed else 'warm-up'} {index + 1 - warmup * timed}/"
-              f"{steps if timed else warmup}: {elapsed:.3f} s", flush=True)
+        float(step(iterator)["seg_loss"])  # wait for the step to finish
+        return time.perf_counter() - start
+
+    for index in range(warmup):
+        print(f"warm-up {index + 1}/{warmup}: {timed_step():.3f} s", flush=True)
+    compute_dtype = keras.mixed_precision.dtype_policy().compute_dtype
+    rate = matmul_rate(compute_dtype)
+    print(f"{compute_dtype} 2048x2048 matrix product: {rate / 1e12:.3f} TFLOP/s", flush=True)
+    times = []
+    for index in range(steps):
+        times.append(timed_step())
+        print(f"step {index + 1}/{steps}: {times[-1]:.3f} s", flush=True)
 
     median = statistics.median(times)
+    flops = graph_flops(step.get_concrete_function(iterator))
     return {"images_per_s": 2 * batch / median, "step_s_median": median,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "step_tflop": flops / 1e12, "tflop_per_s": flops / median / 1e12,
+            "matmul_tflop_per_s": rate / 1e12, "fraction_of_matmul_rate": flops / median / rate,
             "backbone": backbone, "size": [height, width], "batch": batch,
-            "precision": precision, "jit": jit, "recompute": recompute, "strategy": strategy_name,
+            "precision": precision, "jit": jit, "recompute": recompute,
+            "aspp_method": segmentor.get_layer("aspp").method, "strategy": strategy_name,
             "replicas": strategy.num_replicas_in_sync}
 
 
@@ -141,8 +158,13 @@ def _report(result: dict) -> str:
     return (f"FADA train step, {result['backbone']} {height}x{width}, {result['batch']} source + "
             f"{result['batch']} target images, {result['precision']}, "
             f"jit {'on' if result['jit'] else 'off'}, "
-            f"recompute {'on' if result['recompute'] else 'off'}, strategy {result['strategy']} "
+            f"recompute {'on' if result['recompute'] else 'off'}, ASPP {result['aspp_method']}, "
+            f"strategy {result['strategy']} "
             f"({result['replicas']} replica{'s' if result['replicas'] != 1 else ''}):\n"
             f"  median step    {result['step_s_median']:.3f} s\n"
             f"  throughput     {result['images_per_s']:.2f} images/s\n"
-            f"  peak RSS       {result['peak_rss_mb']:.0f} MB")
+            f"  peak RSS       {result['peak_rss_mb']:.0f} MB\n"
+            f"  step FLOPs     {result['step_tflop']:.3f} TFLOP (convolutions and matrix products)\n"
+            f"  achieved       {result['tflop_per_s']:.3f} TFLOP/s, "
+            f"{100 * result['fraction_of_matmul_rate']:.0f} % of this machine's "
+            f"{result['matmul_tflop_per_s']:.3f} TFLOP/s matrix product")

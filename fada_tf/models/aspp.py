@@ -14,14 +14,17 @@ The convs are named ``conv2d_list.<i>`` like the original's modules, so the key
 layer's default name ``aspp`` is what the optimiser matches to give the head its larger
 learning rate.
 
-How it is computed when the feature map's size is known (training crops, evaluation
-batches): a 3x3 convolution with dilation d is the sum over its nine taps (i, j) of a 1x1
-convolution of the input shifted by ((i − 1)·d, (j − 1)·d), zero outside. One 1x1 convolution
-(a single matrix product) computes every tap of all four branches at once, then the shifted
-19-channel products are added. Taps whose offset is at least the map's size see only padding
-and are skipped. Same sums, measured 3–4× faster forward + backward than four dilated
-convolutions with 19 output channels (``bench/aspp_speed.py``). With an unknown size
-(exported graphs with dynamic height and width) the dilated convolutions run as they are.
+Two ways to compute the same sum (``method``): ``"dilated"`` runs the four dilated convolutions
+as they are; ``"tap_products"`` uses that a 3x3 convolution with dilation d is the sum over its
+nine taps (i, j) of a 1x1 convolution of the input shifted by ((i − 1)·d, (j − 1)·d), zero
+outside: one 1x1 convolution (a single matrix product) computes every tap of all four branches
+at once, then the shifted 19-channel products are added, and taps whose offset is at least the
+map's size see only padding and are skipped. Tap products were measured 3–7x faster forward +
+backward than four dilated convolutions with 19 output channels on CPUs
+(``bench/aspp_speed.py``); nothing was measured on GPUs, where cuDNN's dilated convolutions may
+win, so ``resolve_aspp_method("auto")`` picks them when a GPU is visible. Tap products need the
+feature map's size: with an unknown size (exported graphs with dynamic height and width) the
+dilated convolutions run whatever the method.
 """
 
 import keras
@@ -29,20 +32,37 @@ from keras import ops
 
 from fada_tf.models.torch_conv import torch_default_bias
 
+METHODS = ("dilated", "tap_products")
+
+
+def resolve_aspp_method(method: str) -> str:
+    """``model.aspp_method`` as the layer takes it: ``"auto"`` is ``"dilated"`` when Keras sees a
+    GPU (the standard where nothing was measured), else ``"tap_products"`` (measured faster on
+    CPUs); the other two are themselves."""
+    if method == "auto":
+        return "dilated" if keras.distribution.list_devices("gpu") else "tap_products"
+    if method not in METHODS:
+        raise ValueError(f"ASPP method {method!r} is not one of auto, {', '.join(METHODS)}")
+    return method
+
 
 @keras.saving.register_keras_serializable(package="fada_tf")
 class AsppClassifierV2(keras.layers.Layer):
     """Sum of dilated 3x3 convs to ``num_classes`` channels.
 
     Conv ``i``: kernel N(0, 0.01) seeded ``seed + i``, bias U(±1/sqrt(9 · in_channels))
-    seeded ``seed + len(dilations) + i``.
+    seeded ``seed + len(dilations) + i``. ``method``: ``"dilated"`` or ``"tap_products"``.
     """
 
-    def __init__(self, num_classes, dilations=(6, 12, 18, 24), seed=0, name="aspp", **kwargs):
+    def __init__(self, num_classes, dilations=(6, 12, 18, 24), seed=0, method="dilated",
+                 name="aspp", **kwargs):
         super().__init__(name=name, **kwargs)
+        if method not in METHODS:
+            raise ValueError(f"ASPP method {method!r} is not one of {', '.join(METHODS)}")
         self.num_classes = num_classes
         self.dilations = tuple(dilations)
         self.seed = seed
+        self.method = method
         self.convs = [
             keras.layers.Conv2D(
                 num_classes, 3, dilation_rate=dilation, padding="same", use_bias=True,
@@ -58,7 +78,7 @@ class AsppClassifierV2(keras.layers.Layer):
 
     def call(self, features):
         height, width = features.shape[1], features.shape[2]
-        if height is None or width is None:
+        if self.method == "dilated" or height is None or width is None:
             return self.dilated_convs(features)
         return self.tap_products(features, height, width)
 
@@ -88,7 +108,8 @@ class AsppClassifierV2(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes,
-                "dilations": list(self.dilations), "seed": self.seed}
+                "dilations": list(self.dilations), "seed": self.seed,
+                "method": self.method}
 
 
 def _shifted(maps, dy: int, dx: int, height: int, width: int):

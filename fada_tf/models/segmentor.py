@@ -12,7 +12,7 @@ every head variable's ``path`` starts with ``aspp/`` and no backbone variable's 
 import keras
 
 from fada_tf.config.schema import ModelConfig
-from fada_tf.models.aspp import AsppClassifierV2
+from fada_tf.models.aspp import AsppClassifierV2, resolve_aspp_method
 from fada_tf.models.pretrained import load_pretrained
 from fada_tf.models.resnet import build_dilated_resnet
 from fada_tf.models.tiny import build_tiny_backbone
@@ -59,11 +59,13 @@ def build_segmentor(config: ModelConfig, num_classes: int, seed: int = 0) -> ker
     """Build the segmentor for a ModelConfig: image -> {"features", "logits"} at stride 8.
 
     ``seed`` seeds every layer's initialiser (a run passes its ``run.seed``); the backbone then
-    reads ``config.pretrained`` (``build_backbone``), the ASPP head keeps its initialisation.
+    reads ``config.pretrained`` (``build_backbone``), the ASPP head keeps its initialisation and
+    computes its convolutions as ``config.aspp_method`` resolves on this machine.
     """
     backbone = build_backbone(config, seed)
     image = keras.Input((None, None, 3), name="image")
     features = backbone(image)
     logits = AsppClassifierV2(num_classes, config.aspp_dilations,
-                              seed=seed + HEAD_SEED_OFFSET, name="aspp")(features)
+                              seed=seed + HEAD_SEED_OFFSET,
+                              method=resolve_aspp_method(config.aspp_method), name="aspp")(features)
     return keras.Model(image, {"features": features, "logits": logits}, name="segmentor")

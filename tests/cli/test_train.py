@@ -2,6 +2,8 @@
 processes as a user runs them."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -51,3 +53,17 @@ def test_checkpoint_of_another_model_is_a_clear_error(tmp_path):
     proc = run_process("eval", "--run", str(run_dir), "--set", "model.tiny_width=8", check=False)
     assert proc.returncode != 0 and "does not match the configured model" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_training_imports_neither_export_nor_torch(tmp_path):
+    """A training run loads TensorFlow and Keras only: not the exporters' onnx / tf2onnx /
+    onnxruntime, nor torch (the converter's). (Keras itself imports matplotlib when present.)"""
+    args = ["train", "--output", str(tmp_path / "run"), *TINY, "--set", "source.steps=2",
+            "--set", "adapt.steps=2"]
+    code = ("import sys\nfrom fada_tf.cli.main import cli\n"
+            f"try:\n    cli({args!r})\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
+            "print(sorted(m for m in ('onnx', 'tf2onnx', 'onnxruntime', 'torch') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

@@ -1,18 +1,22 @@
 """``fada_tf.models.aspp``: the ASPP classifier is the sum of four dilated convolutions at known
-and unknown sizes, initialised as the original's."""
+and unknown sizes, computed either way, initialised as the original's."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from fada_tf.models.aspp import AsppClassifierV2
+from fada_tf.config.schema import ModelConfig
+from fada_tf.models import build_segmentor
+from fada_tf.models.aspp import AsppClassifierV2, resolve_aspp_method
 
 
+@pytest.mark.parametrize("method", ["dilated", "tap_products"])
 @pytest.mark.parametrize("size", [(20, 20), (5, 7), (13, 30)])
-def test_aspp_is_the_sum_of_four_dilated_convs_at_known_and_unknown_sizes(size):
-    """Known sizes run as tap products (taps beyond the map skipped), unknown sizes (dynamic
-    export) as dilated convolutions: both must be the sum of eq.'s four dilated convs."""
-    aspp = AsppClassifierV2(3, dilations=(6, 12, 18, 24), seed=0)
+def test_aspp_is_the_sum_of_four_dilated_convs_at_known_and_unknown_sizes(size, method):
+    """Known sizes run as the method says (tap products skip the taps beyond the map), unknown
+    sizes (dynamic export) as dilated convolutions: all must be the sum of the four dilated
+    convs, with the same gradients."""
+    aspp = AsppClassifierV2(3, dilations=(6, 12, 18, 24), seed=0, method=method)
     x = tf.random.stateless_normal((2, *size, 16), seed=(3, 4))
     aspp(x)
     rng = np.random.default_rng(0)
@@ -48,3 +52,18 @@ def test_aspp_init_is_the_originals():
     again = AsppClassifierV2(5, seed=0)
     again.build((None, None, None, 2048))
     np.testing.assert_array_equal(again.convs[0].bias.numpy(), biases[0])
+
+
+def test_aspp_method_auto_takes_dilated_convs_where_a_gpu_is_visible(monkeypatch):
+    """``auto``: tap products on a machine without a GPU (measured faster on CPUs), the standard
+    dilated convolutions where Keras lists a GPU; the segmentor's head gets the resolved method."""
+    assert resolve_aspp_method("auto") == "tap_products"    # this machine has no GPU
+    devices = {"gpu": ["gpu:0"], None: ["cpu:0", "gpu:0"]}
+    monkeypatch.setattr("keras.distribution.list_devices", lambda kind=None: devices[kind])
+    assert resolve_aspp_method("auto") == "dilated"
+    assert build_segmentor(ModelConfig(), 3).get_layer("aspp").method == "dilated"
+    assert resolve_aspp_method("tap_products") == "tap_products"
+    with pytest.raises(ValueError, match="'taps'"):
+        resolve_aspp_method("taps")
+    with pytest.raises(ValueError, match="'auto'"):
+        AsppClassifierV2(3, method="auto")
