@@ -16,11 +16,29 @@ TINY = ["--set", "model.tiny_width=4", "--set", "model.discriminator_channels=[8
         "--set", "data.synthetic.target_val_images=5", "--set", "data.eval_batch_size=2"]
 
 
+UNUSED_BY_TRAINING = ("onnx", "tf2onnx", "onnxruntime", "torch")
+
+
+def train_process(*args):
+    """``fada-tf train ARGS`` in a new process; its standard output, and which of
+    ``UNUSED_BY_TRAINING`` it had imported by the end."""
+    code = ("import sys\nfrom fada_tf.cli.main import cli\n"
+            f"try:\n    cli({['train', *map(str, args)]!r})\n"
+            "except SystemExit as done:\n    assert not done.code, done.code\n"
+            f"print(sorted(m for m in {UNUSED_BY_TRAINING!r} if m in sys.modules), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout, proc.stderr.strip().splitlines()[-1]
+
+
 @pytest.mark.slow
 def test_train_then_eval_end_to_end(tmp_path):
+    """... and training imports neither the exporters' onnx / tf2onnx / onnxruntime nor torch
+    (the converter's); Keras itself imports matplotlib when it is installed."""
     run_dir = tmp_path / "run"
-    proc = run_process("train", "--output", str(run_dir), "--json", *TINY)
-    result = json.loads(proc.stdout)
+    stdout, imported = train_process("--output", run_dir, "--json", *TINY)
+    assert imported == "[]"
+    result = json.loads(stdout)
     assert result["run_dir"] == str(run_dir)
     for stage in ("source", "adapt"):
         stage_result = result["stages"][stage]
@@ -54,16 +72,3 @@ def test_checkpoint_of_another_model_is_a_clear_error(tmp_path):
     assert proc.returncode != 0 and "does not match the configured model" in proc.stderr
     assert "Traceback" not in proc.stderr
 
-
-@pytest.mark.slow
-def test_training_imports_neither_export_nor_torch(tmp_path):
-    """A training run loads TensorFlow and Keras only: not the exporters' onnx / tf2onnx /
-    onnxruntime, nor torch (the converter's). (Keras itself imports matplotlib when present.)"""
-    args = ["train", "--output", str(tmp_path / "run"), *TINY, "--set", "source.steps=2",
-            "--set", "adapt.steps=2"]
-    code = ("import sys\nfrom fada_tf.cli.main import cli\n"
-            f"try:\n    cli({args!r})\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
-            "print(sorted(m for m in ('onnx', 'tf2onnx', 'onnxruntime', 'torch') if m in sys.modules))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.strip().splitlines()[-1] == "[]"
