@@ -46,23 +46,23 @@ def fold_frozen_norms(model: keras.Model) -> keras.Model:
     """``model``'s graph with every frozen BatchNorm that directly follows a bias-free
     ``Conv2D`` folded into it; ``model`` itself when it has none."""
     producers = {id(layer.output): layer for layer in model.layers}
-    pairs = {}
+    norm_after = {}   # id(conv) -> the frozen BatchNorm folded into it
     for norm in model.layers:
         if isinstance(norm, FrozenBatchNorm):
             conv = producers.get(id(norm.input))
             if isinstance(conv, keras.layers.Conv2D) and not conv.use_bias and _only_consumer(
                     model, conv, norm):
-                pairs[id(conv)], pairs[id(norm)] = norm, None
-    if not pairs:
+                norm_after[id(conv)] = norm
+    if not norm_after:
         return model
+    folded_norms = {id(norm) for norm in norm_after.values()}
 
     def clone(layer):
-        if id(layer) not in pairs:
-            return layer
-        norm = pairs[id(layer)]
-        if norm is None:
+        if id(layer) in norm_after:
+            return FrozenNormConv(layer, norm_after[id(layer)])
+        if id(layer) in folded_norms:
             return keras.layers.Identity(name=f"{layer.name}_folded")
-        return FrozenNormConv(layer, norm)
+        return layer
 
     return keras.models.clone_model(model, clone_function=clone)
 
