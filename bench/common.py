@@ -61,3 +61,13 @@ def run_fada_tf(*args) -> str:
     """Run ``fada-tf ARGS``, shown on standard error first, and return its standard output."""
     print("$ fada-tf", " ".join(map(str, args)), file=sys.stderr, flush=True)
     return run([*fada_tf_command(), *args])
+
+
+def train_run(output: Path, overrides: list[str], config: str | None = None) -> dict:
+    """Run ``fada-tf train --output OUTPUT`` with ``--set`` overrides (or reuse the finished run
+    there) and return its metrics' stages."""
+    metrics = output / "metrics.json"
+    if not metrics.is_file():
+        run_fada_tf("train", "--output", output, *(["--config", config] if config else []),
+                    *(a for item in overrides for a in ("--set", item)))
+    return json.loads(metrics.read_text())["stages"]

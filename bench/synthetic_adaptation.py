@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import run_fada_tf
+from bench.common import train_run
 
 # (run folder, table row, overrides on top of the adaptation stage's config)
 VARIANTS = (
@@ -32,15 +32,6 @@ VARIANTS = (
     ("binary", "binary (feat. only)", ["adapt.encoding=binary"]),
     ("soft", "FADA soft", ["adapt.encoding=soft"]),
 )
-
-
-def train(output: Path, overrides: list[str], config: str | None) -> dict:
-    """Run ``fada-tf train`` (or reuse a finished run) and return its metrics."""
-    metrics = output / "metrics.json"
-    if not metrics.is_file():
-        run_fada_tf("train", "--output", output, *(["--config", config] if config else []),
-                    *(a for item in overrides for a in ("--set", item)))
-    return json.loads(metrics.read_text())["stages"]
 
 
 def main() -> None:
@@ -58,10 +49,10 @@ def main() -> None:
         common = [f"run.seed={seed}", *args.overrides]
         source_dir = args.output / f"seed{seed}" / "source"
         rows["source-only stage"].append(
-            train(source_dir, [*common, "run.stages=[source]"], args.config)["source"]["miou"])
+            train_run(source_dir, [*common, "run.stages=[source]"], args.config)["source"]["miou"])
         checkpoint = json.loads((source_dir / "checkpoints" / "latest.json").read_text())["file"]
         for folder, row, extra in VARIANTS:
-            result = train(args.output / f"seed{seed}" / folder,
+            result = train_run(args.output / f"seed{seed}" / folder,
                            [*common, "run.stages=[adapt]",
                             f"adapt.init_checkpoint={source_dir / 'checkpoints' / checkpoint}", *extra],
                            args.config)

@@ -13,6 +13,7 @@ import yaml
 
 from fada_tf.config.recipe import STAGES, pretrained_kind, stage_streams
 from fada_tf.config.schema import Config, ImageStream
+from fada_tf.data.synthetic_shifts import check_shift
 from fada_tf.errors import ConfigError
 from fada_tf.files import write_bytes
 
@@ -69,6 +70,7 @@ def _check_values(config: Config, source: str) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{source}: {key} must be positive, got {value}")
+    check_shift(config.data.synthetic.shift, config.data.synthetic.strength, f"{source}: data.synthetic")
     if not 0 < config.adapt.clip <= 1:
         raise ConfigError(f"{source}: adapt.clip must be in (0, 1], got {config.adapt.clip}")
     for key in ("adapt.target_images", "distill.target_images"):

@@ -19,6 +19,7 @@ StudentInit = Literal["model", "teacher"]
 Strategy = Literal["auto", "one", "mirrored", "multi-worker"]
 Precision = Literal["float32", "mixed_bfloat16", "mixed_float16"]
 AsppMethod = Literal["auto", "dilated", "tap_products"]
+SyntheticShift = Literal["appearance", "class_colour", "palette_cross", "class_prior"]
 
 
 @dataclass
@@ -67,7 +68,7 @@ class ModelConfig:
 
 @dataclass
 class SyntheticConfig:
-    """Sizes of the built-in procedural domain shift (fada_tf.data.synthetic)."""
+    """Sizes and target domain of the built-in procedural domain shift (fada_tf.data.synthetic)."""
 
     height: int = 64
     width: int = 128
@@ -75,6 +76,14 @@ class SyntheticConfig:
     target_train_images: int = 1000
     target_val_images: int = 200
     seed: int = 1234
+    # The target domain (fada_tf.data.synthetic_shifts): "appearance" is the game -> real
+    # shift; class_colour, palette_cross and class_prior move the game scenes class by class
+    # (docs/class_study.md), as far as ``strength`` says (palette_cross, class_prior: 0..1).
+    shift: SyntheticShift = "appearance"
+    strength: float = 0.5
+    # Draw the labelled source split in the target domain's style: a model trained on it
+    # sees target labels (the oracle, an upper bound for adaptation).
+    oracle: bool = False
 
 
 @dataclass

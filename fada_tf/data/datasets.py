@@ -21,11 +21,10 @@ from fada_tf.data import canonical
 from fada_tf.data.classes import class_table, remap_lookup
 from fada_tf.data.pipeline import training_dataset
 from fada_tf.data.reader import PreparedSplit
-from fada_tf.data.synthetic import render_split
+from fada_tf.data.synthetic import GAME, Style, render_split
+from fada_tf.data.synthetic_shifts import target_style
 from fada_tf.errors import FadaError
 
-# The synthetic source looks like a game, the target like a camera (fada_tf.data.synthetic).
-SYNTHETIC_STYLE = {"source": "game", "target": "real"}
 SYNTHETIC_NOT_BALANCED = ("class-balanced sampling of data.{domain} needs a prepared dataset, not "
                           "synthetic data (set the stage's class_balanced: false)")
 # Shuffle buffer of the in-memory synthetic splits' indices (they are smaller: a full shuffle).
@@ -114,18 +113,23 @@ def check_data(config: Config) -> None:
 
 
 def synthetic_split(cfg: DataConfig, domain: str, split: str):
-    """Arrays of a synthetic split; each (domain, split) has its own scene seeds."""
+    """Arrays of a synthetic split; each (domain, split) has its own scene seeds.
+
+    The source is drawn in the game style (in the target's with ``oracle``), the target in
+    the style of ``data.synthetic.shift`` (by default the "real" camera look).
+    """
     syn = cfg.synthetic
     count = {"train": syn.source_images if domain == "source" else syn.target_train_images,
              "val": syn.target_val_images}.get(split)
     if count is None:
         raise FadaError(f"synthetic data has splits train and val, not {split!r}")
     seed = syn.seed + zlib.crc32(f"{domain}/{split}".encode())
-    return _rendered(SYNTHETIC_STYLE[domain], count, seed, syn.height, syn.width)
+    style = target_style(syn.shift, syn.strength) if domain == "target" or syn.oracle else GAME
+    return _rendered(style, count, seed, syn.height, syn.width)
 
 
 @functools.lru_cache(maxsize=4)
-def _rendered(style: str, count: int, seed: int, height: int, width: int):
+def _rendered(style: Style, count: int, seed: int, height: int, width: int):
     """Render a split once per process (stages and evaluations reuse it); arrays are read-only."""
     images, labels = render_split(style, count, seed, height, width)
     images.setflags(write=False)

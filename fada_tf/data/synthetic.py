@@ -13,6 +13,11 @@ perspective with sidewalks, poles carrying signs, people, cars; classes in
 
 The layout rules are shared, so class structure transfers; the appearance is not. Every scene
 is a pure function of (style, seed, index), so datasets are reproducible without files.
+
+A style can also move classes apart from each other rather than all together: per-class colour
+offsets (``class_offsets``), colours crossed between partner classes (``crossing``) and the
+scene layout's class proportions. ``fada_tf.data.synthetic_shifts`` builds the targets of
+the class-level study from them.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from fada_tf.data.classes import class_table
 
 _NAMES = class_table("synthetic").names
 ROAD, SIDEWALK, BUILDING, VEGETATION, SKY, POLE, SIGN, PERSON, CAR = range(len(_NAMES))
+# With ``Style.crossing``, an object takes its partner class's colours (sky has none).
+PARTNERS = {BUILDING: VEGETATION, VEGETATION: BUILDING, ROAD: SIDEWALK, SIDEWALK: ROAD,
+            POLE: SIGN, SIGN: POLE, CAR: PERSON, PERSON: CAR}
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,18 @@ class Style:
     colour_cast: float             # std of a per-image per-channel gain
     noise: float                   # std of per-pixel sensor noise
     blur: bool
+    # Layout: the chance that a skyline slot holds a building, its roof height as a fraction of
+    # the horizon's row, and the number of trees.
+    building_chance: float = 0.8
+    building_top: tuple[float, float] = (0.05, 0.8)
+    trees: tuple[int, int] = (1, 3)
+    # The chance that an object (a building, a tree, the road, a car, ...) is painted in its
+    # partner class's colours (PARTNERS) instead of its own.
+    crossing: float = 0.0
+    # Per-class RGB offsets (one per class, in class order; () = none), added to every pixel
+    # of the class before the camera; the image's mean offset is subtracted again, so the
+    # image-mean colour is kept (up to clipping).
+    class_offsets: tuple[tuple[float, float, float], ...] = ()
 
 
 GAME = Style(
@@ -105,13 +125,14 @@ def render_scene(style: Style, seed: int, height: int = 64, width: int = 128):
     return canvas.finish(), canvas.label
 
 
-def render_split(style_name: str, count: int, seed: int, height: int = 64, width: int = 128):
-    """``count`` scenes of one style as arrays (N, H, W, 3) uint8 and (N, H, W) uint8."""
-    style = STYLES[style_name]
+def render_split(style: Style | str, count: int, seed: int, height: int = 64, width: int = 128):
+    """``count`` scenes of one style (or its name in STYLES) as arrays (N, H, W, 3) uint8 and
+    (N, H, W) uint8. Scene seeds depend on the style's name, not on its other fields."""
+    style = STYLES[style] if isinstance(style, str) else style
     images = np.empty((count, height, width, 3), np.uint8)
     labels = np.empty((count, height, width), np.uint8)
     for i in range(count):
-        images[i], labels[i] = render_scene(style, _scene_seed(style_name, seed, i), height, width)
+        images[i], labels[i] = render_scene(style, _scene_seed(style.name, seed, i), height, width)
     return images, labels
 
 
@@ -131,6 +152,17 @@ class _Canvas:
 
     def _colour(self, base):
         return np.asarray(base, np.float32) + self.rng.normal(0, self.style.colour_jitter, 3)
+
+    def _class_colour(self, cls):
+        """A jittered colour from ``cls``'s palette or, with chance ``style.crossing``, from
+        its partner class's."""
+        if self.style.crossing and self.rng.random() < self.style.crossing:
+            cls = PARTNERS[cls]
+        s = self.style
+        palette = {ROAD: (s.road,), SIDEWALK: (s.sidewalk,), BUILDING: s.building,
+                   VEGETATION: (s.vegetation,), POLE: (s.pole,), SIGN: (s.sign,), CAR: s.car,
+                   PERSON: s.clothes}[cls]
+        return self._colour(palette[self.rng.integers(len(palette))] if len(palette) > 1 else palette[0])
 
     def _paint(self, mask, cls, colour):
         self.label[mask] = cls
@@ -153,10 +185,10 @@ class _Canvas:
         x = 0
         while x < self.w:
             bw = int(self.rng.uniform(0.08, 0.25) * self.w)
-            if self.rng.random() < 0.8:
-                top = int(self.rng.uniform(0.05, 0.8) * horizon)
+            if self.rng.random() < self.style.building_chance:
+                top = int(self.rng.uniform(*self.style.building_top) * horizon)
                 y0, y1, x1 = top, horizon + 1, min(x + bw, self.w)
-                colour = self._colour(self.style.building[self.rng.integers(len(self.style.building))])
+                colour = self._class_colour(BUILDING)
                 block = np.ones((y1 - y0, x1 - x, 3), np.float32) * colour
                 block += self._texture(block.shape[:2], 2)
                 self._windows(block)
@@ -173,13 +205,13 @@ class _Canvas:
                     block[r : r + step // 2 + 1, c : c + step // 2 + 1] = lit + self.rng.normal(0, 10, 3)
 
     def trees(self, horizon):
-        for _ in range(self.rng.integers(1, 4)):
+        for _ in range(self.rng.integers(self.style.trees[0], self.style.trees[1] + 1)):
             cx = self.rng.uniform(0, self.w)
             ry = self.rng.uniform(0.1, 0.25) * self.h
             rx = ry * self.rng.uniform(0.6, 1.2)
             cy = horizon - ry * self.rng.uniform(0.3, 0.9)
             mask = ((self.cols - cx) / rx) ** 2 + ((self.rows - cy) / ry) ** 2 <= 1
-            colour = self._colour(self.style.vegetation) + self._texture((self.h, self.w), 2)
+            colour = self._class_colour(VEGETATION) + self._texture((self.h, self.w), 2)
             self._paint(mask, VEGETATION, colour[mask])
 
     def ground(self, horizon):
@@ -193,11 +225,11 @@ class _Canvas:
         road = below & (offset <= half_road)
         walk = below & ~road & (offset <= half_walk)
         verge = below & ~road & ~walk
-        verge_colour = self._colour(self.style.vegetation) + self._texture((self.h, self.w), 2)
+        verge_colour = self._class_colour(VEGETATION) + self._texture((self.h, self.w), 2)
         self._paint(verge, VEGETATION, verge_colour[verge])
-        walk_colour = self._colour(self.style.sidewalk) + self._texture((self.h, self.w), 1)
+        walk_colour = self._class_colour(SIDEWALK) + self._texture((self.h, self.w), 1)
         self._paint(walk, SIDEWALK, walk_colour[walk])
-        road_colour = self._colour(self.style.road) + self._texture((self.h, self.w), 3)
+        road_colour = self._class_colour(ROAD) + self._texture((self.h, self.w), 3)
         if self.style.lane_markings:
             dash = (np.abs(self.cols - vx) <= np.maximum(depth * self.w * 0.015, 0.5)) & \
                    ((self.rows.astype(int) // 3) % 2 == 0)
@@ -222,10 +254,10 @@ class _Canvas:
         x0, x1 = np.clip([x, x + width], 0, self.w)
         if x1 <= x0:
             return
-        self._paint((slice(top, row), slice(x0, x1)), POLE, self._colour(self.style.pole))
+        self._paint((slice(top, row), slice(x0, x1)), POLE, self._class_colour(POLE))
         size = max(int(round(self.w / 32 * (0.7 + scale))), 2)
         sx0, sx1 = np.clip([x0 - size // 2, x0 - size // 2 + size + width], 0, self.w)
-        self._paint((slice(top, min(top + size, self.h)), slice(sx0, sx1)), SIGN, self._colour(self.style.sign))
+        self._paint((slice(top, min(top + size, self.h)), slice(sx0, sx1)), SIGN, self._class_colour(SIGN))
 
     def car(self, horizon, depth):
         row = int(horizon + depth * (self.h - horizon - 1))
@@ -236,7 +268,7 @@ class _Canvas:
         y0 = max(row - ch, 0)
         if x1 <= x0 or row <= y0:
             return
-        body = self._colour(self.style.car[self.rng.integers(len(self.style.car))])
+        body = self._class_colour(CAR)
         self._paint((slice(y0, row), slice(x0, x1)), CAR, body)
         # Cabin and windows above the body; wheels are part of the car too.
         cab = (slice(max(y0 - ch // 2, 0), y0), slice(x0 + cw // 5, max(x1 - cw // 5, x0 + 1)))
@@ -252,14 +284,18 @@ class _Canvas:
         y0 = max(row - ph, 0)
         if x1 <= x0 or row <= y0:
             return
-        clothes = self._colour(self.style.clothes[self.rng.integers(len(self.style.clothes))])
+        clothes = self._class_colour(PERSON)
         self._paint((slice(y0, row), slice(x0, x1)), PERSON, clothes)
         head = max(ph // 5, 1)
         self.rgb[y0 : y0 + head, x0:x1] = self._colour((200, 160, 130))
 
     def finish(self):
-        """Camera: exposure, colour cast, blur and sensor noise; back to uint8."""
+        """Class offsets, then the camera: exposure, colour cast, blur and sensor noise; back to
+        uint8."""
         s, rng = self.style, self.rng
+        if s.class_offsets:
+            offsets = np.asarray(s.class_offsets, np.float32)[self.label]
+            self.rgb += offsets - offsets.mean(axis=(0, 1))
         img = self.rgb * rng.uniform(*s.exposure) * (1 + rng.normal(0, s.colour_cast, 3))
         if s.blur:
             padded = np.pad(img, ((1, 1), (1, 1), (0, 0)), mode="edge")

@@ -104,13 +104,20 @@ def class_center_distance(segmentor: keras.Model, datasets: Iterable[tf.data.Dat
     Returns ``{"mean_ccd", "per_class_ccd": {name: value or None}, "num_images"}``; the mean
     runs over the classes that have a value.
     """
-    channels = segmentor.output["features"].shape[-1]
-    stats = ClassCenterStats(table.num_classes, channels)
+    stats, num_images = class_feature_stats(segmentor, datasets, table.num_classes, num_batches, verbose)
+    return summarize_ccd(stats.ccd(), table) | {"num_images": num_images}
+
+
+def class_feature_stats(segmentor: keras.Model, datasets: Iterable[tf.data.Dataset], num_classes: int,
+                        num_batches: int | None = None, verbose: int = 1) -> tuple[ClassCenterStats, int]:
+    """Per-class statistics of ``segmentor``'s backbone features over all ``(image, label)``
+    batches of ``datasets`` pooled, and the number of images."""
+    stats = ClassCenterStats(num_classes, segmentor.output["features"].shape[-1])
 
     @tf.function(reduce_retracing=True)
     def batch_sums(images, labels):
         features = segmentor(images, training=False)["features"]
-        return class_sums(features, labels_at(labels, tf.shape(features)[1:3]), table.num_classes)
+        return class_sums(features, labels_at(labels, tf.shape(features)[1:3]), num_classes)
 
     num_images = 0
     with Progress(num_batches, "class centres", "batch", verbose) as progress:
@@ -119,7 +126,7 @@ def class_center_distance(segmentor: keras.Model, datasets: Iterable[tf.data.Dat
                 stats.add(*(t.numpy() for t in batch_sums(images, labels)))
                 num_images += int(images.shape[0])
                 progress.update()
-    return summarize_ccd(stats.ccd(), table) | {"num_images": num_images}
+    return stats, num_images
 
 
 def summarize_ccd(ccd: np.ndarray, table: ClassTable) -> dict:

@@ -67,7 +67,8 @@ def evaluate(segmentor: keras.Model, dataset: tf.data.Dataset, table: ClassTable
     Predictions are made at the label's resolution (``predict_labels``, multi-scale with
     ``scales``/``flip``); the confusion matrix is accumulated over the whole split, so memory
     does not grow with the split's size. ``on_predictions`` receives each batch's predicted
-    train IDs (e.g. to save them). Returns ``summarize(...)`` plus ``num_images``.
+    train IDs (e.g. to save them). Returns ``summarize(...)`` plus ``num_images`` and
+    ``confusion``, the (K, K) pixel counts as lists (row: label, column: prediction).
     ``verbose``: 1 a live progress bar, 2 periodic lines, 0 nothing (``fada_tf.progress``).
     """
     k = table.num_classes
@@ -93,4 +94,5 @@ def evaluate(segmentor: keras.Model, dataset: tf.data.Dataset, table: ClassTable
             progress.update()
     result = summarize(confusion.reshape(k, k), table)
     result["num_images"] = num_images
+    result["confusion"] = confusion.reshape(k, k).tolist()
     return result
