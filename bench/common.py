@@ -64,10 +64,15 @@ def run_fada_tf(*args) -> str:
 
 
 def train_run(output: Path, overrides: list[str], config: str | None = None) -> dict:
-    """Run ``fada-tf train --output OUTPUT`` with ``--set`` overrides (or reuse the finished run
-    there) and return its metrics' stages."""
+    """Run ``fada-tf train --output OUTPUT`` with ``--set`` overrides and return its metrics'
+    stages. A finished run there is reused, an interrupted one resumed (``--resume``), and one
+    stopped before its first checkpoint started again."""
     metrics = output / "metrics.json"
     if not metrics.is_file():
-        run_fada_tf("train", "--output", output, *(["--config", config] if config else []),
-                    *(a for item in overrides for a in ("--set", item)))
+        if any((output / "checkpoints" / "state").glob("*")):
+            run_fada_tf("train", "--resume", output)
+        else:
+            shutil.rmtree(output, ignore_errors=True)
+            run_fada_tf("train", "--output", output, *(["--config", config] if config else []),
+                        *(a for item in overrides for a in ("--set", item)))
     return json.loads(metrics.read_text())["stages"]

@@ -1,6 +1,9 @@
-"""``python -m bench.class_study STEP``: the class-level study's steps (docs/class_study.md).
+"""``python -m bench.class_study STEP``: the class-level study's steps (docs/class_study.md),
+each reusing the finished runs under ``--root`` and resuming interrupted ones.
 
-    python -m bench.class_study calibrate --output runs/class_study/calibrate
+    python -m bench.class_study calibrate   # strengths from source-only / oracle statistics
+    python -m bench.class_study tune        # per method and shift: λ_adv, D learning rate
+    python -m bench.class_study evaluate    # the paired runs on fresh draws; tables and plots
 """
 
 from __future__ import annotations
@@ -11,22 +14,40 @@ import time
 from pathlib import Path
 
 from bench.class_study.calibrate import calibrate, calibration_table
+from bench.class_study.design import EVALUATION_SEEDS, read_json
+from bench.class_study.evaluate import evaluate_study
+from bench.class_study.report import report
+from bench.class_study.tune import tune, tuning_table
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.class_study", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", type=Path, default=Path("runs/class_study"),
+                        help="the study's folder: one subfolder per step")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        help="extra override for every run, e.g. source.steps=100 for a trial")
     steps = parser.add_subparsers(dest="step", required=True)
     step = steps.add_parser("calibrate", help="fix each shift's strength from source-only and oracle "
                                               "statistics on a separate draw of scenes")
-    step.add_argument("--output", type=Path, default=Path("runs/class_study/calibrate"))
     step.add_argument("--feature-images", type=int, default=200,
                       help="images per domain for the class feature shifts")
-    step.add_argument("--set", dest="overrides", action="append", default=[],
-                      help="extra override for every run, e.g. source.steps=100 for a trial")
+    steps.add_parser("tune", help="tune λ_adv and the discriminator's learning rate per method and "
+                                  "shift on a separate draw of scenes")
+    step = steps.add_parser("evaluate", help="train and measure the paired runs on the default draw; "
+                                             "write the tables and plots to ROOT/report")
+    step.add_argument("--seeds", type=int, nargs="+", default=list(EVALUATION_SEEDS))
     args = parser.parse_args()
     start = time.time()
     if args.step == "calibrate":
-        print(calibration_table(calibrate(args.output, args.feature_images, args.overrides)))
+        print(calibration_table(calibrate(args.root / "calibrate", args.feature_images, args.overrides)))
+    elif args.step == "tune":
+        calibration = read_json(args.root / "calibrate" / "calibration.json", "calibrate")
+        print(tuning_table(tune(args.root / "tune", calibration, args.overrides)))
+    elif args.step == "evaluate":
+        calibration = read_json(args.root / "calibrate" / "calibration.json", "calibrate")
+        tuning = read_json(args.root / "tune" / "tuning.json", "tune")
+        results = evaluate_study(args.root / "evaluate", calibration, tuning, args.seeds, args.overrides)
+        print(report(results, args.root / "report"))
     print(f"({time.time() - start:.0f} s)", file=sys.stderr)
 
 

@@ -79,6 +79,8 @@ class FADAModel(keras.Model):
         recompute: recompute the backbone's residual blocks in the backward pass instead of
             keeping their activations (``fada_tf.models.recompute``; same gradients, less
             memory, about one more forward pass of the backbone).
+        probe: an optional ``GradientProbe`` (a diagnostic, one replica only): a second
+            discriminator trained alongside; the step then also returns ``adv_cosine``.
 
     Compile with ``compile(segmentor_optimizer=..., discriminator_optimizer=...)``; each is
     built on exactly the variables it updates. Batches are
@@ -89,7 +91,8 @@ class FADAModel(keras.Model):
     """
 
     def __init__(self, segmentor, discriminator, encoding="soft", lambda_adv=0.001,
-                 temperature=1.8, clip=0.9, hard_threshold=0.9, recompute=False, **kwargs):
+                 temperature=1.8, clip=0.9, hard_threshold=0.9, recompute=False, probe=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.segmentor = segmentor
         self.discriminator = discriminator
@@ -99,6 +102,7 @@ class FADAModel(keras.Model):
         self.clip = clip
         self.hard_threshold = hard_threshold
         self.recompute = recompute
+        self.probe = probe
         self._forward = training_forward(segmentor, recompute)
         self.seg_loss_tracker = keras.metrics.Mean(name="seg_loss")
         self.adv_loss_tracker = keras.metrics.Mean(name="adv_loss")
@@ -167,8 +171,13 @@ class FADAModel(keras.Model):
             d_loss = share_of_mean(discriminator_loss(d_source, d_target, source_code, target_code))
             scaled_adv = self.optimizer.scale_loss(self.lambda_adv * adv_loss)
             scaled_d = self.discriminator_optimizer.scale_loss(d_loss)
+            if self.probe is not None:
+                probe_losses = self.probe.losses(source_features, target["features"],
+                                                 source_logits, target_logits)
         target_gradients = tape.gradient(scaled_adv, segmentor_vars)
         discriminator_gradients = tape.gradient(scaled_d, discriminator_vars)
+        probed = (self.probe.step(tape, probe_losses, target_gradients, segmentor_vars)
+                  if self.probe is not None else {})
         del tape
 
         # ∇(L_seg + λ·L_adv) = ∇L_seg + ∇(λ·L_adv); the head has no L_adv gradient (None).
@@ -176,7 +185,7 @@ class FADAModel(keras.Model):
                      for s, t in zip(source_gradients, target_gradients)]
         self.optimizer.apply(gradients, segmentor_vars)
         self.discriminator_optimizer.apply(discriminator_gradients, discriminator_vars)
-        return {"seg_loss": seg_loss, "adv_loss": adv_loss, "d_loss": d_loss}
+        return {"seg_loss": seg_loss, "adv_loss": adv_loss, "d_loss": d_loss, **probed}
 
     def get_config(self):
         return {**super().get_config(),

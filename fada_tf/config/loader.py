@@ -71,6 +71,9 @@ def _check_values(config: Config, source: str) -> None:
         if value <= 0:
             raise ConfigError(f"{source}: {key} must be positive, got {value}")
     check_shift(config.data.synthetic.shift, config.data.synthetic.strength, f"{source}: data.synthetic")
+    if config.adapt.probe_encoding and config.adapt.lambda_adv <= 0:
+        raise ConfigError(f"{source}: adapt.probe_encoding needs adapt.lambda_adv > 0 (it compares "
+                          f"the segmentor's L_adv gradients), got {config.adapt.lambda_adv}")
     if not 0 < config.adapt.clip <= 1:
         raise ConfigError(f"{source}: adapt.clip must be in (0, 1], got {config.adapt.clip}")
     for key in ("adapt.target_images", "distill.target_images"):

@@ -12,6 +12,7 @@ from typing import Literal
 
 Backbone = Literal["resnet101", "resnet50", "vgg16", "tiny"]
 Encoding = Literal["binary", "hard", "soft"]
+ProbeEncoding = Literal["", "binary", "hard", "soft"]
 Dataset = Literal["synthetic", "gta5", "synthia", "cityscapes", "crosscity"]
 ClassTable = Literal["synthetic", "cityscapes19", "synthia16", "crosscity13"]
 Stage = Literal["source", "adapt", "distill"]
@@ -213,6 +214,10 @@ class AdaptStageConfig:
     hard_threshold: float = 0.9
     # Initialise the segmentor from this weights file instead of the source stage of the run.
     init_checkpoint: str = ""
+    # A diagnostic (docs/class_study.md, one replica only): also train a second discriminator
+    # with this encoding on the same features, never updating the segmentor with it, and log
+    # adv_cosine, the cosine between the segmentor's L_adv gradients under the two ("" = off).
+    probe_encoding: ProbeEncoding = ""
 
 
 @dataclass

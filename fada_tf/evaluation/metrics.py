@@ -69,5 +69,10 @@ def summarize(confusion, table: ClassTable) -> dict:
     return result
 
 
+def mean_iou(confusion) -> float:
+    """mIoU of a (K, K) or (K, K + 1) matrix: the mean IoU over the classes that have one."""
+    return _nanmean(iou_per_class(confusion))
+
+
 def _nanmean(values) -> float:
     return float(np.nanmean(values)) if np.isfinite(values).any() else 0.0

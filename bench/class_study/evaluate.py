@@ -1,0 +1,121 @@
+"""Step 3: the evaluation runs on the default draw of scenes, and what is measured on each.
+
+Per seed of EVALUATION_SEEDS: one source-only model, shared by every shift and method (the
+source does not depend on the shift). Per evaluated setting and seed: the oracle (a source
+stage on labelled scenes in the target's style), the λ_adv = 0 control, and binary, hard and
+soft with their tuned settings, each an adaptation stage from that seed's source-only model
+(the same data order). The soft and binary runs carry a gradient probe with the other
+encoding (``adapt.probe_encoding``; it does not change the run, tests/adaptation/
+test_gradient_probe.py).
+
+Measured on every model, for every setting it belongs to (``measurements/SEED/SETTING/RUN``,
+reused when present): the per-image confusion matrices on the target val split (for the
+bootstrap), per-class IoU, CCD per class on the same 200 source + 200 target training images,
+and the probe's ``adv_cosine`` per logged window (the run's TensorBoard scalars).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from bench.class_study.design import (EVALUATION_SEEDS, METHODS, PROBES, evaluated_settings,
+                                      latest_weights, method_overrides, setting_name, shift_overrides,
+                                      tuning_setting)
+from bench.common import train_run
+from fada_tf.config import load_config
+from fada_tf.config.recipe import eval_size
+from fada_tf.data.classes import class_table
+from fada_tf.data.datasets import split_pairs
+from fada_tf.data.pipeline import evaluation_dataset
+from fada_tf.evaluation.ccd import ccd_datasets, class_center_distance
+from fada_tf.evaluation.evaluate import predict_labels
+from fada_tf.evaluation.metrics import confusion_matrix, summarize
+from fada_tf.training.checkpoints import restore_segmentor
+
+RUNS = ("source", "control", *METHODS, "oracle")
+CCD_IMAGES = 200
+
+
+def evaluate_study(output: Path, calibration: dict, tuning: dict, seeds=EVALUATION_SEEDS,
+                   overrides: list[str] = ()) -> dict:
+    """Train what is missing under ``output``, measure every model; return
+    ``{setting: {run: {seed: measurement}}}`` (``measure``'s dicts, confusions as arrays)."""
+    results = {}
+    for seed in seeds:
+        base = [f"run.seed={seed}", *overrides]
+        source = output / f"seed{seed}" / "source"
+        train_run(source, [*base, "run.stages=[source]"])
+        init = f"adapt.init_checkpoint={latest_weights(source)}"
+        for shift, strength in evaluated_settings(calibration):
+            name = setting_name(shift, strength)
+            shifted = [*base, *shift_overrides(shift, strength)]
+            folder = output / f"seed{seed}" / name
+            tuned = tuning["settings"][setting_name(*tuning_setting(shift, strength))]
+            runs = {"source": source}
+            runs["oracle"] = folder / "oracle"
+            train_run(runs["oracle"], [*shifted, "data.synthetic.oracle=true", "run.stages=[source]"])
+            runs["control"] = folder / "control"
+            train_run(runs["control"], [*shifted, "run.stages=[adapt]", init, "adapt.lambda_adv=0"])
+            for method in METHODS:
+                runs[method] = folder / method
+                probe = [f"adapt.probe_encoding={PROBES[method]}"] if method in PROBES else []
+                train_run(runs[method], [*shifted, "run.stages=[adapt]", init, *probe,
+                                         *method_overrides(method, tuned[method]["lambda_adv"],
+                                                           tuned[method]["discriminator_lr"])])
+            config = load_config(None, shifted)
+            for run_name in RUNS:
+                results.setdefault(name, {}).setdefault(run_name, {})[seed] = cached_measure(
+                    output / "measurements" / f"seed{seed}" / name / run_name, runs[run_name], config)
+    return results
+
+
+def cached_measure(cache: Path, run: Path, config) -> dict:
+    """``measure`` of ``run`` under ``config`` (the setting's data), stored in ``cache``."""
+    summary, confusions = cache.with_suffix(".json"), cache.with_suffix(".npy")
+    if not (summary.is_file() and confusions.is_file()):
+        result = measure(run, config)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.save(confusions, result.pop("confusions"))
+        summary.write_text(json.dumps(result, indent=2))
+    return json.loads(summary.read_text()) | {"confusions": np.load(confusions)}
+
+
+def measure(run: Path, config) -> dict:
+    """The newest model of ``run`` on the setting of ``config``: ``confusions`` (N, K, K) per
+    target val image, ``miou``, ``per_class_iou``, ``mean_ccd``, ``per_class_ccd`` and
+    ``cosine`` ([step, adv_cosine] per logged window; empty without a probe)."""
+    table = class_table(config.data.classes)
+    segmentor = restore_segmentor(config, str(latest_weights(run)))
+    confusions = per_image_confusions(segmentor, config, table.num_classes)
+    summary = summarize(confusions.sum(0), table)
+    datasets, batches = ccd_datasets(config, CCD_IMAGES, seed=0)
+    ccd = class_center_distance(segmentor, datasets, table, batches, verbose=0)
+    return {"confusions": confusions, "miou": summary["miou"], "per_class_iou": summary["per_class_iou"],
+            "mean_ccd": ccd["mean_ccd"], "per_class_ccd": ccd["per_class_ccd"],
+            "cosine": logged_scalar(run / "logs" / "adapt", "adv_cosine")}
+
+
+def per_image_confusions(segmentor, config, num_classes: int) -> np.ndarray:
+    """(N, K, K) confusion matrix of every target val image, single scale, in split order."""
+    data = evaluation_dataset(split_pairs(config.data, "target", config.data.target.val_split),
+                              eval_size(config), config.model.normalization, config.data.eval_batch_size)
+    matrices = []
+    for images, labels in data:
+        predictions = predict_labels(segmentor, images, tf.shape(labels)[1:3]).numpy()
+        matrices += [confusion_matrix(label, prediction, num_classes)
+                     for label, prediction in zip(labels.numpy(), predictions)]
+    return np.stack(matrices)
+
+
+def logged_scalar(logs: Path, tag: str) -> list[list[float]]:
+    """``[[step, value], ...]`` of a TensorBoard scalar in the event files under ``logs``."""
+    values = []
+    for path in sorted(logs.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            values += [[event.step, float(tf.make_ndarray(v.tensor))]
+                       for v in event.summary.value if v.tag == tag]
+    return sorted(values)

@@ -1,0 +1,146 @@
+"""Step 4: the tables and plots of docs/class_study.md from the evaluation's measurements.
+
+Tables (Markdown, percentages): target mIoU per setting and run with its 95 % bootstrap
+interval; the paired differences the predictions are about, with their intervals; the mean
+CCD per setting and run; the gradient cosine of the soft and binary runs. Plots: CCD per class
+for each setting (source-only, binary, soft; the paper's Figure 4), mIoU against the
+palette_cross strength with intervals, and the gradient cosine over training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bench.class_study.bootstrap import paired_interval
+from bench.class_study.evaluate import RUNS
+from fada_tf.files import atomic_output
+from fada_tf.visualize import plot_ccd
+
+DIFFERENCES = (("binary", "control"), ("hard", "control"), ("soft", "control"),
+               ("soft", "binary"), ("hard", "binary"))
+TITLES = {"source": "source-only", "control": "λ_adv = 0 control", "binary": "binary", "hard": "hard",
+          "soft": "soft", "oracle": "oracle"}
+
+
+def confusions(results: dict, setting: str, run: str) -> np.ndarray:
+    """(S, N, K, K): the run's per-image confusions, seeds in order."""
+    by_seed = results[setting][run]
+    return np.stack([by_seed[seed]["confusions"] for seed in sorted(by_seed)])
+
+
+def interval_text(interval: dict, signed: bool = False) -> str:
+    sign = "+" if signed else ""
+    return (f"{100 * interval['mean']:{sign}.1f} [{100 * interval['low']:{sign}.1f}, "
+            f"{100 * interval['high']:{sign}.1f}]")
+
+
+def report(results: dict, output: Path) -> str:
+    """Write the plots into ``output`` and return the Markdown tables (also ``report.md``)."""
+    output.mkdir(parents=True, exist_ok=True)
+    settings = list(results)
+    seeds = sorted(next(iter(results.values()))["source"])
+    intervals = {s: {run: paired_interval(confusions(results, s, run)) for run in RUNS} for s in settings}
+    differences = {s: {pair: paired_interval(confusions(results, s, pair[0]), confusions(results, s, pair[1]))
+                       for pair in DIFFERENCES} for s in settings}
+    lines = [f"Seeds {', '.join(map(str, seeds))}; mean over seeds [95 % bootstrap interval over seeds "
+             "and val images].", "",
+             "| target mIoU (%) | " + " | ".join(TITLES[run] for run in RUNS) + " |",
+             "|---|" + "---|" * len(RUNS)]
+    lines += [f"| {s} | " + " | ".join(interval_text(intervals[s][run]) for run in RUNS) + " |"
+              for s in settings]
+    lines += ["", "| paired difference (mIoU points) | " + " | ".join(f"{a} − {b}" for a, b in DIFFERENCES)
+              + " |", "|---|" + "---|" * len(DIFFERENCES)]
+    lines += [f"| {s} | " + " | ".join(interval_text(differences[s][pair], signed=True) for pair in DIFFERENCES)
+              + " |" for s in settings]
+    lines += ["", "| mean CCD (eq. 9) | " + " | ".join(TITLES[run] for run in RUNS) + " |",
+              "|---|" + "---|" * len(RUNS)]
+    lines += [f"| {s} | " + " | ".join(f"{mean_over_seeds(results[s][run], 'mean_ccd'):.2f}" for run in RUNS)
+              + " |" for s in settings]
+    lines += ["", "| gradient cosine (soft vs binary L_adv) | soft run: mean | soft run: last window "
+              "| binary run: mean | binary run: last window |", "|---|---|---|---|---|"]
+    for s in settings:
+        cells = [f"{value:.2f}" for run in ("soft", "binary") for value in cosine_summary(results[s][run])]
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    table = "\n".join(lines) + "\n"
+    (output / "report.md").write_text(table)
+    for s in settings:
+        plot_ccd({TITLES[run]: mean_ccd_result(results[s][run]) for run in ("source", "binary", "soft")},
+                 output / f"ccd_{s}.png")
+    plot_dose_response(intervals, output / "palette_cross_dose.png")
+    plot_cosines(results, output / "gradient_cosine.png")
+    return table
+
+
+def mean_over_seeds(by_seed: dict, key: str) -> float:
+    return float(np.mean([measurement[key] for measurement in by_seed.values()]))
+
+
+def mean_ccd_result(by_seed: dict) -> dict:
+    """A ``class_center_distance``-like result: per-class CCD averaged over seeds."""
+    names = list(next(iter(by_seed.values()))["per_class_ccd"])
+    per_class = {}
+    for name in names:
+        values = [m["per_class_ccd"][name] for m in by_seed.values() if m["per_class_ccd"][name] is not None]
+        per_class[name] = float(np.mean(values)) if values else None
+    return {"per_class_ccd": per_class, "mean_ccd": mean_over_seeds(by_seed, "mean_ccd")}
+
+
+def cosine_summary(by_seed: dict) -> tuple[float, float]:
+    """Mean over seeds of (the mean over all logged windows, the last window) of adv_cosine."""
+    series = [np.array(m["cosine"])[:, 1] for m in by_seed.values() if m["cosine"]]
+    if not series:
+        return float("nan"), float("nan")
+    return float(np.mean([s.mean() for s in series])), float(np.mean([s[-1] for s in series]))
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure, path: Path) -> Path:
+    with atomic_output(path) as partial:
+        figure.savefig(partial, dpi=120, format="png")
+    return path
+
+
+def plot_dose_response(intervals: dict, path: Path) -> Path | None:
+    """Target mIoU against the palette_cross strength, each run with its interval."""
+    points = sorted((float(s.split("-")[1]), s) for s in intervals if s.startswith("palette_cross-"))
+    if not points:
+        return None
+    figure = _figure(6.0, 4.0)
+    axes = figure.add_subplot()
+    strengths = [p for p, _ in points]
+    for run in RUNS:
+        values = [intervals[s][run] for _, s in points]
+        mean = np.array([100 * v["mean"] for v in values])
+        error = np.array([[100 * (v["mean"] - v["low"]) for v in values],
+                          [100 * (v["high"] - v["mean"]) for v in values]])
+        axes.errorbar(strengths, mean, yerr=error, marker="o", capsize=3, label=TITLES[run])
+    axes.set_xlabel("palette_cross strength s")
+    axes.set_ylabel("target mIoU (%)")
+    axes.legend(fontsize="small")
+    return _save(figure, path)
+
+
+def plot_cosines(results: dict, path: Path) -> Path:
+    """adv_cosine over training steps of every setting's soft run (mean over seeds)."""
+    figure = _figure(6.0, 4.0)
+    axes = figure.add_subplot()
+    for setting, runs in results.items():
+        series = [np.array(m["cosine"]) for m in runs["soft"].values() if m["cosine"]]
+        if series:
+            length = min(len(s) for s in series)
+            steps = series[0][:length, 0]
+            axes.plot(steps, np.mean([s[:length, 1] for s in series], axis=0), label=setting)
+    axes.axhline(0.0, color="grey", linewidth=0.5)
+    axes.set_xlabel("adaptation step")
+    axes.set_ylabel("cosine of the soft and binary L_adv gradients")
+    axes.legend(fontsize="small")
+    return _save(figure, path)
