@@ -66,13 +66,37 @@ def run_fada_tf(*args) -> str:
 def train_run(output: Path, overrides: list[str], config: str | None = None) -> dict:
     """Run ``fada-tf train --output OUTPUT`` with ``--set`` overrides and return its metrics'
     stages. A finished run there is reused, an interrupted one resumed (``--resume``), and one
-    stopped before its first checkpoint started again."""
+    stopped before its first checkpoint started again; a run there with another configuration
+    is an error (a trial's short runs are never taken for the real ones)."""
+    # Imported here: the PyTorch benchmark workers import this module and must not load TensorFlow.
+    from fada_tf.config import load_config, to_dict
+    from fada_tf.training.state import latest_state
+
+    requested = load_config(config, overrides)
+    if (output / "config.yaml").is_file():
+        saved = load_config(output / "config.yaml")
+        if saved != requested:
+            raise SystemExit(f"{output} holds a run with another configuration "
+                             f"({first_difference(to_dict(saved), to_dict(requested))}); "
+                             "remove it or choose another folder")
     metrics = output / "metrics.json"
     if not metrics.is_file():
-        if any((output / "checkpoints" / "state").glob("*")):
+        if latest_state(output / "checkpoints") is not None:
             run_fada_tf("train", "--resume", output)
         else:
             shutil.rmtree(output, ignore_errors=True)
             run_fada_tf("train", "--output", output, *(["--config", config] if config else []),
                         *(a for item in overrides for a in ("--set", item)))
     return json.loads(metrics.read_text())["stages"]
+
+
+def first_difference(saved: dict, requested: dict, prefix: str = "") -> str:
+    """``key: saved value != requested value`` for the first differing key of two config dicts."""
+    for key in saved.keys() | requested.keys():
+        a, b = saved.get(key), requested.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            if a != b:
+                return first_difference(a, b, f"{prefix}{key}.")
+        elif a != b:
+            return f"{prefix}{key}: {a!r} there, {b!r} asked"
+    return "none"

@@ -2,10 +2,11 @@
 validation images (docs/class_study.md, the protocol).
 
 Input: per-image confusion matrices ``(S seeds, N images, K, K)`` of a method on the same N
-images for every seed. A resample draws S seeds with replacement and, for each drawn seed, N
-images with replacement; a seed's mIoU is that of its drawn images' summed confusion, and the
-statistic is the mean over the drawn seeds. For a paired difference both methods use the same
-drawn seeds and images.
+images for every seed: seeds and images are crossed, not nested. A resample draws S seeds
+and N images, each with replacement; a drawn seed's mIoU is that of the drawn images' summed
+confusion, and the statistic is the mean over the drawn seeds. For a paired difference both
+methods use the same drawn seeds and images. With 3 seeds the seed level has only 10
+distinct resamples; the images carry most of the interval.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ def paired_interval(a, b=None, resamples: int = RESAMPLES, seed: int = 0, level:
     seeds, images = a.shape[:2]
 
     def statistic(chosen_seeds, chosen_images):
-        values = [miou(a[s, i].sum(0)) - (0.0 if b is None else miou(b[s, i].sum(0)))
-                  for s, i in zip(chosen_seeds, chosen_images)]
+        values = [miou(a[s, chosen_images].sum(0)) - (0.0 if b is None else miou(b[s, chosen_images].sum(0)))
+                  for s in chosen_seeds]
         return float(np.mean(values))
 
-    draws = [statistic(rng.integers(0, seeds, seeds), rng.integers(0, images, (seeds, images)))
+    draws = [statistic(rng.integers(0, seeds, seeds), rng.integers(0, images, images))
              for _ in range(resamples)]
-    point = statistic(range(seeds), [np.arange(images)] * seeds)
+    point = statistic(range(seeds), np.arange(images))
     tail = 100 * (1 - level) / 2
     low, high = np.percentile(draws, [tail, 100 - tail])
     return {"mean": point, "low": float(low), "high": float(high)}

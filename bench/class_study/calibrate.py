@@ -62,12 +62,16 @@ def calibrate(output: Path, feature_images: int = 200, overrides: list[str] = ()
                     feature_images) for shift, strength in CANDIDATES]
     for row in rows:
         row["gap"] = row["oracle"] - row["source_only"]
-        row["qualifies"] = (row["source_only"] >= MIN_SOURCE_ONLY and row["gap"] >= MIN_GAP
-                            and not lost_rows(row))
+        row["qualifies"] = qualifies(row)
     result = {"draw": CALIBRATION_DRAW, "run_seed": CALIBRATION_RUN_SEED, "candidates": rows, "chosen": choose(rows)}
     (output / "calibration.json").write_text(json.dumps(result, indent=2))
     (output / "calibration.md").write_text(calibration_table(result))
     return result
+
+
+def qualifies(row: dict) -> bool:
+    """Source-only ≥ 25 mIoU, a gap to the oracle ≥ 20 points, and no row lost."""
+    return row["source_only"] >= MIN_SOURCE_ONLY and row["gap"] >= MIN_GAP and not lost_rows(row)
 
 
 def lost_rows(row: dict) -> list[str]:
@@ -130,13 +134,15 @@ def calibration_table(result: dict) -> str:
              "| feature-shift cosine | qualifies |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["candidates"]:
+        chosen = r["strength"] in result["chosen"][r["shift"]]
         lost = lost_rows(r)
         missed = [name for name, ok in r["diagonal_dominant"].items() if not ok and name not in lost]
         lines.append(f"| {r['shift']} | {r['strength']:g} | {100 * r['source_only']:.1f} "
                      f"| {100 * r['oracle']:.1f} | {100 * r['gap']:.1f} | {', '.join(lost) or 'none'} "
                      f"| {', '.join(missed) or 'none'} "
                      f"| {r['class_share_js']:.3f} | {r['colour_tv']:.2f} "
-                     f"| {r['feature_shift_cosine']:.2f} | {'yes' if r['qualifies'] else 'no'} |")
-    chosen = "; ".join(f"{shift}: {', '.join(f'{s:g}' for s in strengths) or 'none qualifies'}"
-                       for shift, strengths in result["chosen"].items())
-    return "\n".join([*lines, "", f"Chosen strengths: {chosen}", ""])
+                     f"| {r['feature_shift_cosine']:.2f} | {'yes' if r['qualifies'] else 'no'}"
+                     f"{' (chosen)' if chosen else ''} |")
+    summary = "; ".join(f"{shift}: {', '.join(f'{s:g}' for s in strengths) or 'none qualifies'}"
+                         for shift, strengths in result["chosen"].items())
+    return "\n".join([*lines, "", f"Chosen strengths: {summary}", ""])

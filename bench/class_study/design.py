@@ -46,9 +46,3 @@ def read_json(path: Path, step: str) -> dict:
     if not path.is_file():
         raise SystemExit(f"{path} is missing: run `python -m bench.class_study {step}` first")
     return json.loads(path.read_text())
-
-
-def latest_weights(run: Path) -> Path:
-    """The newest segmentor weights of a finished run directory."""
-    checkpoints = run / "checkpoints"
-    return checkpoints / json.loads((checkpoints / "latest.json").read_text())["file"]

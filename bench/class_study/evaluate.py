@@ -23,9 +23,10 @@ import numpy as np
 import tensorflow as tf
 
 from bench.class_study.design import (EVALUATION_SEEDS, METHODS, PROBES, evaluated_settings,
-                                      latest_weights, method_overrides, setting_name, shift_overrides,
+                                      method_overrides, setting_name, shift_overrides,
                                       tuning_setting)
 from bench.common import train_run
+from fada_tf.training.run_dir import RunDir
 from fada_tf.config import load_config
 from fada_tf.config.recipe import eval_size
 from fada_tf.data.classes import class_table
@@ -49,7 +50,7 @@ def evaluate_study(output: Path, calibration: dict, tuning: dict, seeds=EVALUATI
         base = [f"run.seed={seed}", *overrides]
         source = output / f"seed{seed}" / "source"
         train_run(source, [*base, "run.stages=[source]"])
-        init = f"adapt.init_checkpoint={latest_weights(source)}"
+        init = f"adapt.init_checkpoint={RunDir.open(source).latest_checkpoint()}"
         for shift, strength in evaluated_settings(calibration):
             name = setting_name(shift, strength)
             shifted = [*base, *shift_overrides(shift, strength)]
@@ -89,7 +90,7 @@ def measure(run: Path, config) -> dict:
     target val image, ``miou``, ``per_class_iou``, ``mean_ccd``, ``per_class_ccd`` and
     ``cosine`` ([step, adv_cosine] per logged window; empty without a probe)."""
     table = class_table(config.data.classes)
-    segmentor = restore_segmentor(config, str(latest_weights(run)))
+    segmentor = restore_segmentor(config, str(RunDir.open(run).latest_checkpoint()))
     confusions = per_image_confusions(segmentor, config, table.num_classes)
     summary = summarize(confusions.sum(0), table)
     datasets, batches = ccd_datasets(config, CCD_IMAGES, seed=0)
@@ -112,10 +113,12 @@ def per_image_confusions(segmentor, config, num_classes: int) -> np.ndarray:
 
 
 def logged_scalar(logs: Path, tag: str) -> list[list[float]]:
-    """``[[step, value], ...]`` of a TensorBoard scalar in the event files under ``logs``."""
-    values = []
+    """``[[step, value], ...]`` of a TensorBoard scalar in the event files under ``logs``, one
+    value per step: a resumed run logs the steps after its last checkpoint again, and the
+    newer file (names sort by time) wins."""
+    values = {}
     for path in sorted(logs.glob("events.out.tfevents.*")):
         for event in tf.compat.v1.train.summary_iterator(str(path)):
-            values += [[event.step, float(tf.make_ndarray(v.tensor))]
-                       for v in event.summary.value if v.tag == tag]
-    return sorted(values)
+            values.update({event.step: float(tf.make_ndarray(v.tensor))
+                           for v in event.summary.value if v.tag == tag})
+    return [[step, value] for step, value in sorted(values.items())]

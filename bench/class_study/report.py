@@ -134,11 +134,10 @@ def plot_cosines(results: dict, path: Path) -> Path:
     figure = _figure(6.0, 4.0)
     axes = figure.add_subplot()
     for setting, runs in results.items():
-        series = [np.array(m["cosine"]) for m in runs["soft"].values() if m["cosine"]]
-        if series:
-            length = min(len(s) for s in series)
-            steps = series[0][:length, 0]
-            axes.plot(steps, np.mean([s[:length, 1] for s in series], axis=0), label=setting)
+        series = [dict(map(tuple, m["cosine"])) for m in runs["soft"].values() if m["cosine"]]
+        steps = sorted(set.intersection(*(set(s) for s in series))) if series else []
+        if steps:
+            axes.plot(steps, [np.mean([s[step] for s in series]) for step in steps], label=setting)
     axes.axhline(0.0, color="grey", linewidth=0.5)
     axes.set_xlabel("adaptation step")
     axes.set_ylabel("cosine of the soft and binary L_adv gradients")

@@ -55,8 +55,9 @@ def mean_pairwise(matrix) -> float:
 
 
 def diagonal_dominant_rows(confusion) -> np.ndarray:
-    """Per row of a (K, K) confusion matrix (row: label), whether its diagonal entry is the
-    row's largest — the class is predicted as itself more often than as any other class;
-    False for a class without pixels."""
+    """Per row of a (K, K) confusion matrix (row: label), whether the class is predicted as
+    itself more often than as any other class (a tie is not); False for a class without
+    pixels."""
     confusion = np.asarray(confusion)
-    return (confusion.sum(1) > 0) & (np.diag(confusion) >= confusion.max(1))
+    others = np.where(np.eye(len(confusion), dtype=bool), -1, confusion).max(1)
+    return np.diag(confusion) > others

@@ -14,9 +14,10 @@ import json
 from pathlib import Path
 
 from bench.class_study.design import (GRID, METHODS, TUNING_DRAW, TUNING_RUN_SEED, evaluated_settings,
-                                      latest_weights, method_overrides, setting_name, shift_overrides,
+                                      method_overrides, setting_name, shift_overrides,
                                       tuning_setting)
 from bench.common import train_run
+from fada_tf.training.run_dir import RunDir
 
 
 def tune(output: Path, calibration: dict, overrides: list[str] = ()) -> dict:
@@ -26,7 +27,7 @@ def tune(output: Path, calibration: dict, overrides: list[str] = ()) -> dict:
     draw = [f"data.synthetic.seed={TUNING_DRAW}", f"run.seed={TUNING_RUN_SEED}", *overrides]
     source = output / "source"
     train_run(source, [*draw, "run.stages=[source]"])
-    init = f"adapt.init_checkpoint={latest_weights(source)}"
+    init = f"adapt.init_checkpoint={RunDir.open(source).latest_checkpoint()}"
     tuned = list(dict.fromkeys(tuning_setting(*setting) for setting in evaluated_settings(calibration)))
     result = {"draw": TUNING_DRAW, "run_seed": TUNING_RUN_SEED, "settings": {}, "grid": {}}
     for shift, strength in tuned:

@@ -80,7 +80,8 @@ class FADAModel(keras.Model):
             keeping their activations (``fada_tf.models.recompute``; same gradients, less
             memory, about one more forward pass of the backbone).
         probe: an optional ``GradientProbe`` (a diagnostic, one replica only): a second
-            discriminator trained alongside; the step then also returns ``adv_cosine``.
+            discriminator trained alongside; ``train_step_losses`` then also returns
+            ``adv_cosine`` (``train_step``, for ``fit``, tracks the losses only).
 
     Compile with ``compile(segmentor_optimizer=..., discriminator_optimizer=...)``; each is
     built on exactly the variables it updates. Batches are
@@ -172,8 +173,8 @@ class FADAModel(keras.Model):
             scaled_adv = self.optimizer.scale_loss(self.lambda_adv * adv_loss)
             scaled_d = self.discriminator_optimizer.scale_loss(d_loss)
             if self.probe is not None:
-                probe_losses = self.probe.losses(source_features, target["features"],
-                                                 source_logits, target_logits)
+                probe_losses = self.probe.losses(source_features, target["features"], source_logits,
+                                                 target_logits, self.optimizer.scale_loss)
         target_gradients = tape.gradient(scaled_adv, segmentor_vars)
         discriminator_gradients = tape.gradient(scaled_d, discriminator_vars)
         probed = (self.probe.step(tape, probe_losses, target_gradients, segmentor_vars)

@@ -41,21 +41,24 @@ class GradientProbe:
         self.temperature, self.clip, self.hard_threshold = temperature, clip, hard_threshold
         optimizer.build(discriminator.trainable_variables)
 
-    def losses(self, source_features, target_features, source_logits, target_logits):
-        """Inside the step's target tape: ``(L_adv, scaled L_D)`` under the probe's
-        discriminator (eq. 6 and 5 with its encoding); logits at the image size."""
+    def losses(self, source_features, target_features, source_logits, target_logits, scale_adversarial):
+        """Inside the step's target tape: ``(L_adv, L_D)`` under the probe's discriminator
+        (eq. 6 and 5 with its encoding; logits at the image size), L_adv scaled by
+        ``scale_adversarial`` (the segmentor optimiser's ``scale_loss``) and L_D by the
+        probe's optimiser, so that mixed float16 gradients do not underflow."""
         source_code, target_code = (domain_encoding(logits, self.encoding, self.temperature, self.clip,
                                                     self.hard_threshold)
                                     for logits in (source_logits, target_logits))
         d_target = discriminator_logits(self.discriminator, target_features, tf.shape(target_logits)[1:3])
         d_source = discriminator_logits(self.discriminator, source_features, tf.shape(source_logits)[1:3])
-        return (adversarial_loss(d_target, target_code),
+        return (scale_adversarial(adversarial_loss(d_target, target_code)),
                 self.optimizer.scale_loss(discriminator_loss(d_source, d_target, source_code, target_code)))
 
     def step(self, tape, losses, adversarial_gradients, segmentor_variables) -> dict:
         """After the tape: the cosine between ``adversarial_gradients`` (the run's L_adv, any
         positive scale) and the probe's L_adv gradients, then one update of the probe's
-        discriminator. Returns ``{"adv_cosine": cosine}`` (0 where a gradient is zero)."""
+        discriminator. Returns ``{"adv_cosine": cosine}``: 0 where a gradient is zero or not
+        finite (a float16 loss-scale overflow, a step the optimisers skip)."""
         adv_loss, d_loss = losses
         probe_gradients = tape.gradient(adv_loss, segmentor_variables)
         pairs = [(a, b) for a, b in zip(adversarial_gradients, probe_gradients)
@@ -64,6 +67,7 @@ class GradientProbe:
         norms = tf.sqrt(tf.add_n([tf.reduce_sum(a * a) for a, _ in pairs]) *
                         tf.add_n([tf.reduce_sum(b * b) for _, b in pairs]))
         cosine = tf.math.divide_no_nan(dot, norms)
+        cosine = tf.where(tf.math.is_finite(cosine), cosine, tf.zeros_like(cosine))
         variables = self.discriminator.trainable_variables
         self.optimizer.apply(tape.gradient(d_loss, variables), variables)
         return {"adv_cosine": cosine}

@@ -23,6 +23,7 @@ them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import get_args
 
@@ -74,8 +75,8 @@ def check_shift(shift: str, strength: float, key: str = "data.synthetic") -> Non
 
 def _between(game, dense, t: float):
     """``game`` moved a fraction ``t`` towards ``dense``: numbers, or pairs of them (counts are
-    rounded)."""
+    rounded half up)."""
     if isinstance(game, tuple):
         return tuple(_between(g, d, t) for g, d in zip(game, dense))
     value = game + t * (dense - game)
-    return round(value) if isinstance(game, int) else value
+    return math.floor(value + 0.5) if isinstance(game, int) else value

@@ -96,6 +96,20 @@ def test_the_adapt_stage_builds_the_probe_from_the_config_and_the_step_reports_i
     assert -1 <= float(losses["adv_cosine"]) <= 1
 
 
+def test_the_adapt_stage_trains_the_same_segmentor_with_and_without_the_probe():
+    weights = []
+    for probe in ([], ["adapt.probe_encoding=binary"]):
+        config = load_config(None, [*probe, "model.tiny_width=4", "model.discriminator_channels=[8,8]"])
+        segmentor = build_segmentor(config.model, K, seed=3)
+        step = compiled_step(tf.distribute.get_strategy(), build_adaptation_model(config, segmentor, K))
+        batches = iter(tf.data.Dataset.from_tensors(make_batch()).repeat())
+        for _ in range(3):
+            step(batches)
+        weights.append([w.numpy() for w in segmentor.weights])
+    for plain, probed in zip(*weights):
+        np.testing.assert_allclose(probed, plain, rtol=1e-5, atol=1e-6)
+
+
 def test_a_probe_without_adversarial_gradient_is_an_error():
     with pytest.raises(ConfigError, match="adapt.probe_encoding needs adapt.lambda_adv > 0"):
         load_config(None, ["adapt.probe_encoding=binary", "adapt.lambda_adv=0"])

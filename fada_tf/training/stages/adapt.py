@@ -46,16 +46,16 @@ def build_adaptation_model(config: Config, segmentor, num_classes: int) -> FADAM
     stage = config.adapt
     encodings = dict(temperature=stage.temperature, clip=stage.clip, hard_threshold=stage.hard_threshold)
     probe = (GradientProbe(adaptation_discriminator(config, num_classes, stage.probe_encoding, seed_offset=2),
-                           adam(config), stage.probe_encoding, **encodings)
+                           discriminator_adam(config), stage.probe_encoding, **encodings)
              if stage.probe_encoding else None)
     fada = FADAModel(segmentor, adaptation_discriminator(config, num_classes), encoding=stage.encoding,
                      lambda_adv=stage.lambda_adv, recompute=config.run.recompute, probe=probe, **encodings)
     fada.compile(segmentor_optimizer=stage_segmentor_optimizer(config, stage),
-                 discriminator_optimizer=adam(config))
+                 discriminator_optimizer=discriminator_adam(config))
     return fada
 
 
-def adam(config: Config):
+def discriminator_adam(config: Config):
     """The adapt stage's discriminator optimiser (poly decay; loss scaling under mixed float16)."""
     return with_loss_scaling(discriminator_optimizer(config.adapt.discriminator_optimizer, config.adapt.steps),
                              config.run.precision)
