@@ -45,7 +45,10 @@ def ground_truth_pngs(run_dir, folder):
 def test_eval_json_single_and_multi_scale(run_dir):
     single = as_json("eval", "--run", run_dir)
     assert set(single) == {"miou", "per_class_iou", "pixel_acc", "num_images", "scales", "flip",
-                           "checkpoint", "split"}
+                           "checkpoint", "split", "confusion"}
+    confusion = np.array(single["confusion"])  # rows: labels, columns: predictions
+    assert confusion.shape == (len(single["per_class_iou"]),) * 2
+    assert np.isclose(np.trace(confusion) / confusion.sum(), single["pixel_acc"])
     assert (single["scales"], single["flip"], single["num_images"]) == ([1.0], False, 5)
     mst = as_json("eval", "--run", run_dir, "--mst")
     assert (mst["scales"], mst["flip"]) == ([0.7, 1.0, 1.3], True)
