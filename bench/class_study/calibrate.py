@@ -98,6 +98,7 @@ def measure(source_run: Path, oracle_run: Path, draw: list[str], shift: str, str
                                      ccd_size(config, domain), config.model.normalization,
                                      config.data.eval_batch_size)
         centres[domain] = class_feature_stats(segmentor, [batches], table.num_classes, verbose=0)[0].centres()
+    shares = {domain: class_shares(labels, table.num_classes) for domain, (_, labels) in splits.items()}
     dominant = diagonal_dominant_rows(evaluation["confusion"])
     oracle_dominant = diagonal_dominant_rows(oracle["confusion"])
     return {
@@ -105,8 +106,8 @@ def measure(source_run: Path, oracle_run: Path, draw: list[str], shift: str, str
         "per_class_iou": evaluation["per_class_iou"],
         "diagonal_dominant": dict(zip(table.names, map(bool, dominant))),
         "oracle_diagonal_dominant": dict(zip(table.names, map(bool, oracle_dominant))),
-        "target_shares": dict(zip(table.names, class_shares(splits["target"][1], table.num_classes).tolist())),
-        "class_share_js": js_divergence(*(class_shares(splits[d][1], table.num_classes) for d in splits)),
+        "target_shares": dict(zip(table.names, shares["target"].tolist())),
+        "class_share_js": js_divergence(shares["source"], shares["target"]),
         "colour_tv": total_variation(*(colour_histogram(splits[d][0]) for d in splits)),
         "feature_shift_cosine": mean_pairwise(feature_shift_cosines(centres["source"], centres["target"])),
     }
