@@ -7,7 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,18 +32,24 @@ def fada_tf_command() -> list[str]:
 
 
 def run(command: list, env: dict | None = None, cwd: Path | None = None,
-        keep_stderr: bool = False) -> str:
+        keep_stderr: bool = False, log: Path | None = None) -> str:
     """Run ``command`` and return its standard output.
 
-    Its standard error goes to ours as it is written (the progress of long runs) or, with
-    ``keep_stderr``, is kept. A failure exits with the command (and the end of the kept
-    standard error).
+    Its standard error goes to ours as it is written (the progress of long runs), or with
+    ``keep_stderr`` is kept, or goes to the file ``log``. A failure exits with the command
+    (and the end of the kept or logged standard error).
     """
     command = [str(part) for part in command]
-    done = subprocess.run(command, env=env, cwd=cwd, text=True, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE if keep_stderr else None)
+    if log is not None:
+        with open(log, "w") as stderr:
+            done = subprocess.run(command, env=env, cwd=cwd, text=True, stdout=subprocess.PIPE, stderr=stderr)
+        kept = log.read_text()
+    else:
+        done = subprocess.run(command, env=env, cwd=cwd, text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE if keep_stderr else None)
+        kept = done.stderr if keep_stderr else ""
     if done.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed" + (f":\n{done.stderr[-3000:]}" if keep_stderr else ""))
+        sys.exit(f"{' '.join(command)} failed" + (f":\n{kept[-3000:]}" if kept else ""))
     return done.stdout
 
 
@@ -57,37 +66,96 @@ def run_module(module: str, *args, env: dict | None = None, keep_stderr: bool = 
     return run_json([sys.executable, "-m", module, *args], env, REPO, keep_stderr)
 
 
-def run_fada_tf(*args) -> str:
-    """Run ``fada-tf ARGS``, shown on standard error first, and return its standard output."""
+def run_fada_tf(*args, env: dict | None = None, log: Path | None = None) -> str:
+    """Run ``fada-tf ARGS``, shown on standard error first, and return its standard output
+    (``run``'s ``env`` and ``log``)."""
     print("$ fada-tf", " ".join(map(str, args)), file=sys.stderr, flush=True)
-    return run([*fada_tf_command(), *args])
+    return run([*fada_tf_command(), *args], env=env, log=log)
 
 
-def train_run(output: Path, overrides: list[str], config: str | None = None) -> dict:
+class Training(NamedTuple):
+    """One ``fada-tf train`` run: its folder, ``--set`` overrides, base config file, and
+    whether its weights are wanted (a finished run whose checkpoint is gone is then trained
+    again; without, its ``metrics.json`` is enough)."""
+
+    output: Path
+    overrides: list[str]
+    config: str | None = None
+    needs_weights: bool = False
+
+
+def finished(training: Training) -> bool:
+    """Whether ``training``'s folder holds a finished run (and its weights, if needed)."""
+    if not (training.output / "metrics.json").is_file():
+        return False
+    latest = training.output / "checkpoints" / "latest.json"
+    return not training.needs_weights or (
+        latest.is_file() and (latest.parent / json.loads(latest.read_text())["file"]).is_file())
+
+
+def final_checkpoint(training: Training) -> Path:
+    """The checkpoint ``training`` ends with (its last stage after all its steps), whether or
+    not it exists yet."""
+    from fada_tf.config import load_config
+    from fada_tf.training.run_dir import RunDir
+
+    config = load_config(training.config, training.overrides)
+    stage = config.run.stages[-1]
+    return RunDir(training.output).checkpoint_path(stage, getattr(config, stage).steps)
+
+
+def train_run(training: Training, env: dict | None = None, log: Path | None = None) -> dict:
     """Run ``fada-tf train --output OUTPUT`` with ``--set`` overrides and return its metrics'
     stages. A finished run there is reused, an interrupted one resumed (``--resume``), and one
-    stopped before its first checkpoint started again; a run there with another configuration
-    is an error (a trial's short runs are never taken for the real ones)."""
+    stopped before its first checkpoint (or finished, without the weights it needs) started
+    again; a run there with another configuration is an error (a trial's short runs are never
+    taken for the real ones). ``env`` and ``log``: ``run``'s."""
     # Imported here: the PyTorch benchmark workers import this module and must not load TensorFlow.
     from fada_tf.config import load_config, to_dict
     from fada_tf.training.state import latest_state
 
-    requested = load_config(config, overrides)
+    output = training.output
+    requested = load_config(training.config, training.overrides)
     if (output / "config.yaml").is_file():
         saved = load_config(output / "config.yaml")
         if saved != requested:
             raise SystemExit(f"{output} holds a run with another configuration "
                              f"({first_difference(to_dict(saved), to_dict(requested))}); "
                              "remove it or choose another folder")
-    metrics = output / "metrics.json"
-    if not metrics.is_file():
-        if latest_state(output / "checkpoints") is not None:
-            run_fada_tf("train", "--resume", output)
+    if not finished(training):
+        if latest_state(output / "checkpoints") is not None and not (output / "metrics.json").is_file():
+            run_fada_tf("train", "--resume", output, env=env, log=log)
         else:
             shutil.rmtree(output, ignore_errors=True)
-            run_fada_tf("train", "--output", output, *(["--config", config] if config else []),
-                        *(a for item in overrides for a in ("--set", item)))
-    return json.loads(metrics.read_text())["stages"]
+            run_fada_tf("train", "--output", output, *(["--config", training.config] if training.config else []),
+                        *(a for item in training.overrides for a in ("--set", item)), env=env, log=log)
+    return json.loads((output / "metrics.json").read_text())["stages"]
+
+
+def train_runs(trainings: list[Training], jobs: int = 1) -> list[dict]:
+    """``train_run`` of each of ``trainings`` (independent of each other), ``jobs`` at a time.
+
+    With more than one job each run gets the machine's cores divided among the jobs as
+    TensorFlow's intra-op threads (one inter-op thread), writes its progress to
+    ``OUTPUT.log`` beside its folder, and its end is reported on standard error. The thread
+    count changes the order of floating-point sums, so runs made with another ``jobs`` can
+    differ in their last digits.
+    """
+    if jobs == 1:
+        return [train_run(training) for training in trainings]
+    env = thread_env(max(1, (os.cpu_count() or 1) // jobs)) | {"TF_NUM_INTEROP_THREADS": "1"}
+
+    def one(training: Training) -> dict:
+        if finished(training):
+            return train_run(training)
+        start = time.time()
+        training.output.parent.mkdir(parents=True, exist_ok=True)
+        stages = train_run(training, env, training.output.with_name(training.output.name + ".log"))
+        print(f"finished {training.output} ({(time.time() - start) / 60:.1f} min)", file=sys.stderr, flush=True)
+        return stages
+
+    with ThreadPoolExecutor(jobs) as pool:
+        return list(pool.map(one, trainings))
 
 
 def first_difference(saved: dict, requested: dict, prefix: str = "") -> str:

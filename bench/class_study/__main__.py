@@ -26,6 +26,9 @@ def main() -> None:
                         help="the study's folder: one subfolder per step")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="extra override for every run, e.g. source.steps=100 for a trial")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="training runs at a time, the cores shared among them (the study's "
+                             "record was made with 2 on 2 cores)")
     steps = parser.add_subparsers(dest="step", required=True)
     step = steps.add_parser("calibrate", help="fix each shift's strength from source-only and oracle "
                                               "statistics on a separate draw of scenes")
@@ -39,14 +42,15 @@ def main() -> None:
     args = parser.parse_args()
     start = time.time()
     if args.step == "calibrate":
-        print(calibration_table(calibrate(args.root / "calibrate", args.feature_images, args.overrides)))
+        print(calibration_table(calibrate(args.root / "calibrate", args.feature_images, args.overrides, args.jobs)))
     elif args.step == "tune":
         calibration = read_json(args.root / "calibrate" / "calibration.json", "calibrate")
-        print(tuning_table(tune(args.root / "tune", calibration, args.overrides)))
+        print(tuning_table(tune(args.root / "tune", calibration, args.overrides, args.jobs)))
     elif args.step == "evaluate":
         calibration = read_json(args.root / "calibrate" / "calibration.json", "calibrate")
         tuning = read_json(args.root / "tune" / "tuning.json", "tune")
-        results = evaluate_study(args.root / "evaluate", calibration, tuning, args.seeds, args.overrides)
+        results = evaluate_study(args.root / "evaluate", calibration, tuning, args.seeds, args.overrides,
+                                 args.jobs)
         print(report(results, args.root / "report"))
     print(f"({time.time() - start:.0f} s)", file=sys.stderr)
 

@@ -29,7 +29,7 @@ from bench.class_study.shift_statistics import (class_shares, colour_histogram,
                                                 diagonal_dominant_rows, feature_shift_cosines,
                                                 js_divergence, mean_pairwise, total_variation)
 from bench.class_study.design import CALIBRATION_DRAW, CALIBRATION_RUN_SEED, shift_overrides
-from bench.common import train_run
+from bench.common import Training, train_runs
 from fada_tf.config import load_config
 from fada_tf.data.classes import class_table
 from fada_tf.data.datasets import split_pairs, synthetic_split
@@ -48,23 +48,30 @@ MIN_SOURCE_ONLY, MIN_GAP = 0.25, 0.20
 MIN_SHARE = 0.05
 
 
-def calibrate(output: Path, feature_images: int = 200, overrides: list[str] = ()) -> dict:
-    """Train what is missing under ``output``, measure every candidate, apply the rule; write
-    ``calibration.json`` and ``calibration.md`` there and return the JSON's content.
-    ``overrides`` go to every run (e.g. fewer steps for a trial)."""
+def calibrate(output: Path, feature_images: int = 200, overrides: list[str] = (), jobs: int = 1) -> dict:
+    """Train what is missing under ``output`` (``jobs`` runs at a time), measure every
+    candidate, apply the rule; write ``calibration.json`` and ``calibration.md`` there and
+    return the JSON's content. ``overrides`` go to every run (e.g. fewer steps for a trial).
+    A ``calibration.json`` there made with the same overrides and feature images is reused."""
+    saved = output / "calibration.json"
+    if saved.is_file():
+        result = json.loads(saved.read_text())
+        if result.get("overrides") == list(overrides) and result.get("feature_images") == feature_images:
+            return result
     draw = [f"data.synthetic.seed={CALIBRATION_DRAW}", f"run.seed={CALIBRATION_RUN_SEED}", "run.stages=[source]",
             *overrides]
-    train_run(output / "source", draw)
-    for shift, strength in CANDIDATES:
-        train_run(output / f"oracle-{shift}-{strength:g}", [*draw, *shift_overrides(shift, strength),
-                                                            "data.synthetic.oracle=true"])
-    rows = [measure(output / "source", output / f"oracle-{shift}-{strength:g}", draw, shift, strength,
-                    feature_images) for shift, strength in CANDIDATES]
+    oracles = [output / f"oracle-{shift}-{strength:g}" for shift, strength in CANDIDATES]
+    train_runs([Training(output / "source", draw, needs_weights=True),
+                *(Training(oracle, [*draw, *shift_overrides(shift, strength), "data.synthetic.oracle=true"],
+                           needs_weights=True) for oracle, (shift, strength) in zip(oracles, CANDIDATES))], jobs)
+    rows = [measure(output / "source", oracle, draw, shift, strength, feature_images)
+            for oracle, (shift, strength) in zip(oracles, CANDIDATES)]
     for row in rows:
         row["gap"] = row["oracle"] - row["source_only"]
         row["qualifies"] = qualifies(row)
-    result = {"draw": CALIBRATION_DRAW, "run_seed": CALIBRATION_RUN_SEED, "candidates": rows, "chosen": choose(rows)}
-    (output / "calibration.json").write_text(json.dumps(result, indent=2))
+    result = {"draw": CALIBRATION_DRAW, "run_seed": CALIBRATION_RUN_SEED, "overrides": list(overrides),
+              "feature_images": feature_images, "candidates": rows, "chosen": choose(rows)}
+    saved.write_text(json.dumps(result, indent=2))
     (output / "calibration.md").write_text(calibration_table(result))
     return result
 

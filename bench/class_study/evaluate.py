@@ -8,8 +8,8 @@ soft with their tuned settings, each an adaptation stage from that seed's source
 encoding (``adapt.probe_encoding``; it does not change the run, tests/adaptation/
 test_gradient_probe.py).
 
-Measured on every model, for every setting it belongs to (``measurements/SEED/SETTING/RUN``,
-reused when present): the per-image confusion matrices on the target val split (for the
+Measured on every model, for every setting it belongs to (``measurements/SEED/SETTING/RUN``
+``.json`` and ``.npz``, reused when present, so that the record in git needs no weights): the per-image confusion matrices on the target val split (for the
 bootstrap), per-class IoU, CCD per class on the same 200 source + 200 target training images,
 and the probe's ``adv_cosine`` per logged window (the run's TensorBoard scalars).
 """
@@ -25,7 +25,7 @@ import tensorflow as tf
 from bench.class_study.design import (EVALUATION_SEEDS, METHODS, PROBES, evaluated_settings,
                                       method_overrides, setting_name, shift_overrides,
                                       tuning_setting)
-from bench.common import train_run
+from bench.common import Training, final_checkpoint, finished, train_runs
 from fada_tf.training.run_dir import RunDir
 from fada_tf.config import load_config
 from fada_tf.config.recipe import eval_size
@@ -42,47 +42,63 @@ CCD_IMAGES = 200
 
 
 def evaluate_study(output: Path, calibration: dict, tuning: dict, seeds=EVALUATION_SEEDS,
-                   overrides: list[str] = ()) -> dict:
-    """Train what is missing under ``output``, measure every model; return
-    ``{setting: {run: {seed: measurement}}}`` (``measure``'s dicts, confusions as arrays)."""
-    results = {}
+                   overrides: list[str] = (), jobs: int = 1) -> dict:
+    """Train what is missing under ``output`` (``jobs`` runs at a time), measure every model;
+    return ``{setting: {run: {seed: measurement}}}`` (``measure``'s dicts, confusions as
+    arrays). A run whose measurements are all stored needs only its ``metrics.json``."""
+    sources, trainings, measured = {}, {}, {}
     for seed in seeds:
         base = [f"run.seed={seed}", *overrides]
-        source = output / f"seed{seed}" / "source"
-        train_run(source, [*base, "run.stages=[source]"])
-        init = f"adapt.init_checkpoint={RunDir.open(source).latest_checkpoint()}"
+        sources[seed] = Training(output / f"seed{seed}" / "source", [*base, "run.stages=[source]"])
+        init = f"adapt.init_checkpoint={final_checkpoint(sources[seed])}"
         for shift, strength in evaluated_settings(calibration):
             name = setting_name(shift, strength)
             shifted = [*base, *shift_overrides(shift, strength)]
             folder = output / f"seed{seed}" / name
             tuned = tuning["settings"][setting_name(*tuning_setting(shift, strength))]
-            runs = {"source": source}
-            runs["oracle"] = folder / "oracle"
-            train_run(runs["oracle"], [*shifted, "data.synthetic.oracle=true", "run.stages=[source]"])
-            runs["control"] = folder / "control"
-            train_run(runs["control"], [*shifted, "run.stages=[adapt]", init, "adapt.lambda_adv=0"])
+            runs = {"oracle": [*shifted, "data.synthetic.oracle=true", "run.stages=[source]"],
+                    "control": [*shifted, "run.stages=[adapt]", init, "adapt.lambda_adv=0"]}
             for method in METHODS:
-                runs[method] = folder / method
                 probe = [f"adapt.probe_encoding={PROBES[method]}"] if method in PROBES else []
-                train_run(runs[method], [*shifted, "run.stages=[adapt]", init, *probe,
-                                         *method_overrides(method, tuned[method]["lambda_adv"],
-                                                           tuned[method]["discriminator_lr"])])
-            config = load_config(None, shifted)
+                runs[method] = [*shifted, "run.stages=[adapt]", init, *probe,
+                                *method_overrides(method, tuned[method]["lambda_adv"],
+                                                  tuned[method]["discriminator_lr"])]
             for run_name in RUNS:
-                results.setdefault(name, {}).setdefault(run_name, {})[seed] = cached_measure(
-                    output / "measurements" / f"seed{seed}" / name / run_name, runs[run_name], config)
+                cache = output / "measurements" / f"seed{seed}" / name / run_name
+                measured[seed, name, run_name] = (cache, load_config(None, shifted))
+                if run_name != "source":
+                    trainings[seed, name, run_name] = Training(folder / run_name, runs[run_name],
+                                                               needs_weights=not is_cached(cache))
+    for seed, source in sources.items():  # its weights: to start an adaptation run, or to measure it
+        starts = any(not finished(training) for (s, _, run), training in trainings.items()
+                     if s == seed and run != "oracle")
+        unmeasured = any(not is_cached(cache) for (s, _, run), (cache, _) in measured.items()
+                         if s == seed and run == "source")
+        sources[seed] = source._replace(needs_weights=starts or unmeasured)
+    train_runs(list(sources.values()), jobs)
+    train_runs(list(trainings.values()), jobs)
+    results = {}
+    for (seed, name, run_name), (cache, config) in measured.items():
+        run = sources[seed] if run_name == "source" else trainings[seed, name, run_name]
+        results.setdefault(name, {}).setdefault(run_name, {})[seed] = cached_measure(cache, run.output, config)
     return results
 
 
+def is_cached(cache: Path) -> bool:
+    return cache.with_suffix(".json").is_file() and cache.with_suffix(".npz").is_file()
+
+
 def cached_measure(cache: Path, run: Path, config) -> dict:
-    """``measure`` of ``run`` under ``config`` (the setting's data), stored in ``cache``."""
-    summary, confusions = cache.with_suffix(".json"), cache.with_suffix(".npy")
-    if not (summary.is_file() and confusions.is_file()):
+    """``measure`` of ``run`` under ``config`` (the setting's data), stored in ``cache``
+    (``.json``, and the confusions compressed in ``.npz``)."""
+    if not is_cached(cache):
         result = measure(run, config)
         cache.parent.mkdir(parents=True, exist_ok=True)
-        np.save(confusions, result.pop("confusions"))
-        summary.write_text(json.dumps(result, indent=2))
-    return json.loads(summary.read_text()) | {"confusions": np.load(confusions)}
+        np.savez_compressed(cache.with_suffix(".npz"), confusions=result.pop("confusions").astype(np.int32))
+        cache.with_suffix(".json").write_text(json.dumps(result, indent=2))
+    with np.load(cache.with_suffix(".npz")) as stored:
+        confusions = stored["confusions"].astype(np.int64)
+    return json.loads(cache.with_suffix(".json").read_text()) | {"confusions": confusions}
 
 
 def measure(run: Path, config) -> dict:

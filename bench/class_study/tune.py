@@ -16,33 +16,34 @@ from pathlib import Path
 from bench.class_study.design import (GRID, METHODS, TUNING_DRAW, TUNING_RUN_SEED, evaluated_settings,
                                       method_overrides, setting_name, shift_overrides,
                                       tuning_setting)
-from bench.common import train_run
-from fada_tf.training.run_dir import RunDir
+from bench.common import Training, final_checkpoint, finished, train_run, train_runs
 
 
-def tune(output: Path, calibration: dict, overrides: list[str] = ()) -> dict:
-    """Train what is missing under ``output``; write ``tuning.json`` and ``tuning.md`` there and
-    return ``{"settings": {setting: {method: {"lambda_adv", "discriminator_lr", "miou"}}},
-    "grid": {setting: {method: [[λ, lr, mIoU], ...]}}}``."""
+def tune(output: Path, calibration: dict, overrides: list[str] = (), jobs: int = 1) -> dict:
+    """Train what is missing under ``output`` (``jobs`` runs at a time); write ``tuning.json``
+    and ``tuning.md`` there and return ``{"settings": {setting: {method: {"lambda_adv",
+    "discriminator_lr", "miou"}}}, "grid": {setting: {method: [[λ, lr, mIoU], ...]}}}``."""
     draw = [f"data.synthetic.seed={TUNING_DRAW}", f"run.seed={TUNING_RUN_SEED}", *overrides]
-    source = output / "source"
-    train_run(source, [*draw, "run.stages=[source]"])
-    init = f"adapt.init_checkpoint={RunDir.open(source).latest_checkpoint()}"
+    source = Training(output / "source", [*draw, "run.stages=[source]"], needs_weights=True)
+    init = f"adapt.init_checkpoint={final_checkpoint(source)}"
     tuned = list(dict.fromkeys(tuning_setting(*setting) for setting in evaluated_settings(calibration)))
-    result = {"draw": TUNING_DRAW, "run_seed": TUNING_RUN_SEED, "settings": {}, "grid": {}}
-    for shift, strength in tuned:
-        name = setting_name(shift, strength)
-        result["grid"][name], result["settings"][name] = {}, {}
-        for method in METHODS:
-            scores = []
-            for lam, lr in GRID:
-                run = output / name / method / f"lambda{lam:g}-dlr{lr:g}"
-                stages = train_run(run, [*draw, *shift_overrides(shift, strength), "run.stages=[adapt]",
-                                         init, *method_overrides(method, lam, lr)])
-                scores.append([lam, lr, stages["adapt"]["miou"]])
+    points = {(setting_name(shift, strength), method, lam, lr):
+              Training(output / setting_name(shift, strength) / method / f"lambda{lam:g}-dlr{lr:g}",
+                       [*draw, *shift_overrides(shift, strength), "run.stages=[adapt]", init,
+                        *method_overrides(method, lam, lr)])
+              for shift, strength in tuned for method in METHODS for lam, lr in GRID}
+    if not all(map(finished, points.values())):
+        train_run(source)
+    mious = {key: stages["adapt"]["miou"] for key, stages in zip(points, train_runs(list(points.values()), jobs))}
+    result = {"draw": TUNING_DRAW, "run_seed": TUNING_RUN_SEED, "overrides": list(overrides),
+              "settings": {}, "grid": {}}
+    for (name, method, lam, lr), miou in mious.items():
+        result["grid"].setdefault(name, {}).setdefault(method, []).append([lam, lr, miou])
+    for name, methods in result["grid"].items():
+        for method, scores in methods.items():
             lam, lr, miou = max(scores, key=lambda score: score[2])
-            result["grid"][name][method] = scores
-            result["settings"][name][method] = {"lambda_adv": lam, "discriminator_lr": lr, "miou": miou}
+            result["settings"].setdefault(name, {})[method] = {"lambda_adv": lam, "discriminator_lr": lr,
+                                                               "miou": miou}
     (output / "tuning.json").write_text(json.dumps(result, indent=2))
     (output / "tuning.md").write_text(tuning_table(result))
     return result

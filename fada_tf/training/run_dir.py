@@ -52,9 +52,13 @@ class RunDir:
     def load_config(self) -> Config:
         return load_config(self.config_path)
 
+    def checkpoint_path(self, stage: str, step: int) -> Path:
+        """Where the segmentor's weights after ``step`` steps of ``stage`` are saved."""
+        return self.checkpoints / f"{stage}-{step:06d}.weights.h5"
+
     def save_segmentor(self, segmentor, stage: str, step: int) -> Path:
-        """Write the segmentor's weights as ``{stage}-{step}.weights.h5`` and mark it latest."""
-        path = self.checkpoints / f"{stage}-{step:06d}.weights.h5"
+        """Write the segmentor's weights to ``checkpoint_path(stage, step)`` and mark it latest."""
+        path = self.checkpoint_path(stage, step)
         with atomic_output(path) as partial:
             segmentor.save_weights(partial)
         write_json(self.checkpoints / LATEST, {"stage": stage, "step": step, "file": path.name})
