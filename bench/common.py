@@ -154,8 +154,11 @@ def train_runs(trainings: list[Training], jobs: int = 1) -> list[dict]:
         print(f"finished {training.output} ({(time.time() - start) / 60:.1f} min)", file=sys.stderr, flush=True)
         return stages
 
-    with ThreadPoolExecutor(jobs) as pool:
+    pool = ThreadPoolExecutor(jobs)
+    try:
         return list(pool.map(one, trainings))
+    finally:  # after a failure or an interruption, start no further run
+        pool.shutdown(cancel_futures=True)
 
 
 def first_difference(saved: dict, requested: dict, prefix: str = "") -> str:
