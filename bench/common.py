@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import NamedTuple
 
@@ -85,10 +85,16 @@ class Training(NamedTuple):
 
 
 def finished(training: Training) -> bool:
-    """Whether ``training``'s folder holds a finished run (and its weights, if needed)."""
-    if not (training.output / "metrics.json").is_file():
+    """Whether ``training``'s folder holds a finished run, every stage of it (and its weights,
+    if needed)."""
+    from fada_tf.config import load_config
+
+    metrics, latest = training.output / "metrics.json", training.output / "checkpoints" / "latest.json"
+    if not metrics.is_file():
         return False
-    latest = training.output / "checkpoints" / "latest.json"
+    stages = load_config(training.config, training.overrides).run.stages
+    if not set(stages) <= json.loads(metrics.read_text())["stages"].keys():
+        return False
     return not training.needs_weights or (
         latest.is_file() and (latest.parent / json.loads(latest.read_text())["file"]).is_file())
 
@@ -107,14 +113,18 @@ def final_checkpoint(training: Training) -> Path:
 def train_run(training: Training, env: dict | None = None, log: Path | None = None) -> dict:
     """Run ``fada-tf train --output OUTPUT`` with ``--set`` overrides and return its metrics'
     stages. A finished run there is reused, an interrupted one resumed (``--resume``), and one
-    stopped before its first checkpoint (or finished, without the weights it needs) started
-    again; a run there with another configuration is an error (a trial's short runs are never
-    taken for the real ones). ``env`` and ``log``: ``run``'s."""
+    stopped before its first checkpoint started again; a run there with another configuration
+    is an error (a trial's short runs are never taken for the real ones).
+
+    A finished run without the weights it needs is trained again and must reproduce its
+    recorded metrics (confusion matrices and all), else it is an error: runs recorded from
+    its old weights would mix with runs from the new ones. ``env`` and ``log``: ``run``'s.
+    """
     # Imported here: the PyTorch benchmark workers import this module and must not load TensorFlow.
     from fada_tf.config import load_config, to_dict
     from fada_tf.training.state import latest_state
 
-    output = training.output
+    output, metrics = training.output, training.output / "metrics.json"
     requested = load_config(training.config, training.overrides)
     if (output / "config.yaml").is_file():
         saved = load_config(output / "config.yaml")
@@ -122,14 +132,29 @@ def train_run(training: Training, env: dict | None = None, log: Path | None = No
             raise SystemExit(f"{output} holds a run with another configuration "
                              f"({first_difference(to_dict(saved), to_dict(requested))}); "
                              "remove it or choose another folder")
-    if not finished(training):
-        if latest_state(output / "checkpoints") is not None and not (output / "metrics.json").is_file():
-            run_fada_tf("train", "--resume", output, env=env, log=log)
-        else:
-            shutil.rmtree(output, ignore_errors=True)
-            run_fada_tf("train", "--output", output, *(["--config", training.config] if training.config else []),
-                        *(a for item in training.overrides for a in ("--set", item)), env=env, log=log)
-    return json.loads((output / "metrics.json").read_text())["stages"]
+    if finished(training):
+        return json.loads(metrics.read_text())["stages"]
+    record = metrics.read_text() if finished(training._replace(needs_weights=False)) else None
+    if record is None and latest_state(output / "checkpoints") is not None:
+        run_fada_tf("train", "--resume", output, env=env, log=log)
+    else:
+        shutil.rmtree(output, ignore_errors=True)
+        run_fada_tf("train", "--output", output, *(["--config", training.config] if training.config else []),
+                    *(a for item in training.overrides for a in ("--set", item)), env=env, log=log)
+    stages = json.loads(metrics.read_text())["stages"]
+    recorded = json.loads(record)["stages"] if record is not None else stages
+    if stages != recorded:
+        # The record stays as it was; the weights that do not match it go.
+        metrics.rename(output / "metrics.retrained.json")
+        metrics.write_text(record)
+        shutil.rmtree(output / "checkpoints")
+        mious = ", ".join(f"{stage} mIoU {recorded[stage]['miou']:.4f} recorded, {stages[stage]['miou']:.4f} now"
+                          for stage in stages)
+        raise SystemExit(f"{output} was trained again for its weights and does not reproduce its "
+                         f"recorded metrics ({mious}; the new ones are in metrics.retrained.json): "
+                         "the runs recorded from its old weights would mix with runs from new ones; "
+                         "train them all again (another --root)")
+    return stages
 
 
 def train_runs(trainings: list[Training], jobs: int = 1) -> list[dict]:
@@ -154,11 +179,12 @@ def train_runs(trainings: list[Training], jobs: int = 1) -> list[dict]:
         print(f"finished {training.output} ({(time.time() - start) / 60:.1f} min)", file=sys.stderr, flush=True)
         return stages
 
-    pool = ThreadPoolExecutor(jobs)
-    try:
-        return list(pool.map(one, trainings))
-    finally:  # after a failure or an interruption, start no further run
-        pool.shutdown(cancel_futures=True)
+    with ThreadPoolExecutor(jobs) as pool:
+        futures = [pool.submit(one, training) for training in trainings]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:  # after a failure start no further run; the running ones finish
+            future.cancel()
+    return [future.result() for future in futures]
 
 
 def first_difference(saved: dict, requested: dict, prefix: str = "") -> str:

@@ -36,6 +36,7 @@ from fada_tf.data.datasets import split_pairs, synthetic_split
 from fada_tf.data.pipeline import evaluation_dataset
 from fada_tf.evaluation.ccd import ccd_size, class_feature_stats
 from fada_tf.evaluation.target import evaluate_target
+from fada_tf.files import write_json
 from fada_tf.training.checkpoints import restore_segmentor
 from fada_tf.training.run_dir import RunDir
 
@@ -71,7 +72,7 @@ def calibrate(output: Path, feature_images: int = 200, overrides: list[str] = ()
         row["qualifies"] = qualifies(row)
     result = {"draw": CALIBRATION_DRAW, "run_seed": CALIBRATION_RUN_SEED, "overrides": list(overrides),
               "feature_images": feature_images, "candidates": rows, "chosen": choose(rows)}
-    saved.write_text(json.dumps(result, indent=2))
+    write_json(saved, result)
     (output / "calibration.md").write_text(calibration_table(result))
     return result
 

@@ -35,6 +35,7 @@ from fada_tf.data.pipeline import evaluation_dataset
 from fada_tf.evaluation.ccd import ccd_datasets, class_center_distance
 from fada_tf.evaluation.evaluate import predict_labels
 from fada_tf.evaluation.metrics import confusion_matrix, summarize
+from fada_tf.files import write_json
 from fada_tf.training.checkpoints import restore_segmentor
 
 RUNS = ("source", "control", *METHODS, "oracle")
@@ -95,7 +96,7 @@ def cached_measure(cache: Path, run: Path, config) -> dict:
         result = measure(run, config)
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(cache.with_suffix(".npz"), confusions=result.pop("confusions").astype(np.int32))
-        cache.with_suffix(".json").write_text(json.dumps(result, indent=2))
+        write_json(cache.with_suffix(".json"), result)  # last and atomically: the mark of a complete entry
     with np.load(cache.with_suffix(".npz")) as stored:
         confusions = stored["confusions"].astype(np.int64)
     return json.loads(cache.with_suffix(".json").read_text()) | {"confusions": confusions}

@@ -10,13 +10,13 @@ Each method keeps the grid point with the best target val mIoU (the first on a t
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from bench.class_study.design import (GRID, METHODS, TUNING_DRAW, TUNING_RUN_SEED, evaluated_settings,
                                       method_overrides, setting_name, shift_overrides,
                                       tuning_setting)
-from bench.common import Training, final_checkpoint, finished, train_run, train_runs
+from bench.common import Training, final_checkpoint, finished, train_runs
+from fada_tf.files import write_json
 
 
 def tune(output: Path, calibration: dict, overrides: list[str] = (), jobs: int = 1) -> dict:
@@ -33,7 +33,7 @@ def tune(output: Path, calibration: dict, overrides: list[str] = (), jobs: int =
                         *method_overrides(method, lam, lr)])
               for shift, strength in tuned for method in METHODS for lam, lr in GRID}
     if not all(map(finished, points.values())):
-        train_run(source)
+        train_runs([source], jobs)
     mious = {key: stages["adapt"]["miou"] for key, stages in zip(points, train_runs(list(points.values()), jobs))}
     result = {"draw": TUNING_DRAW, "run_seed": TUNING_RUN_SEED, "overrides": list(overrides),
               "settings": {}, "grid": {}}
@@ -44,7 +44,7 @@ def tune(output: Path, calibration: dict, overrides: list[str] = (), jobs: int =
             lam, lr, miou = max(scores, key=lambda score: score[2])
             result["settings"].setdefault(name, {})[method] = {"lambda_adv": lam, "discriminator_lr": lr,
                                                                "miou": miou}
-    (output / "tuning.json").write_text(json.dumps(result, indent=2))
+    write_json(output / "tuning.json", result)
     (output / "tuning.md").write_text(tuning_table(result))
     return result
 
