@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import Training, train_run
+from bench.common import Training, final_checkpoint, train_run
 
 # (run folder, table row, overrides on top of the adaptation stage's config)
 VARIANTS = (
@@ -48,14 +48,12 @@ def main() -> None:
     for seed in args.seeds:
         common = [f"run.seed={seed}", *args.overrides]
         source_dir = args.output / f"seed{seed}" / "source"
-        rows["source-only stage"].append(
-            train_run(Training(source_dir, [*common, "run.stages=[source]"], args.config,
-                                needs_weights=True))["source"]["miou"])
-        checkpoint = json.loads((source_dir / "checkpoints" / "latest.json").read_text())["file"]
+        source = Training(source_dir, [*common, "run.stages=[source]"], args.config, needs_weights=True)
+        rows["source-only stage"].append(train_run(source)["source"]["miou"])
         for folder, row, extra in VARIANTS:
             result = train_run(Training(args.output / f"seed{seed}" / folder,
                                         [*common, "run.stages=[adapt]",
-                                         f"adapt.init_checkpoint={source_dir / 'checkpoints' / checkpoint}",
+                                         f"adapt.init_checkpoint={final_checkpoint(source)}",
                                          *extra], args.config))
             rows[row].append(result["adapt"]["miou"])
 

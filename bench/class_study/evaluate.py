@@ -64,9 +64,10 @@ def evaluate_study(output: Path, calibration: dict, tuning: dict, seeds=EVALUATI
                 runs[method] = [*shifted, "run.stages=[adapt]", init, *probe,
                                 *method_overrides(method, tuned[method]["lambda_adv"],
                                                   tuned[method]["discriminator_lr"])]
+            config = load_config(None, shifted)
             for run_name in RUNS:
                 cache = output / "measurements" / f"seed{seed}" / name / run_name
-                measured[seed, name, run_name] = (cache, load_config(None, shifted))
+                measured[seed, name, run_name] = (cache, config)
                 if run_name != "source":
                     trainings[seed, name, run_name] = Training(folder / run_name, runs[run_name],
                                                                needs_weights=not is_cached(cache))
