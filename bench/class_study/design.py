@@ -16,6 +16,14 @@ GRID = tuple((lam, lr) for lam in (0.01, 0.03, 0.1) for lr in (1e-4, 1e-3))
 PROBES = {"soft": "binary", "binary": "soft"}
 # palette_cross is tuned once, at this strength, for its three strengths.
 PALETTE_TUNING_STRENGTH = 0.5
+# The registered class_prior prediction ("at 10× the tuned λ_adv both fall below the
+# control"): on that shift binary and soft are also run at this multiple of their tuned λ_adv.
+STRONG_SHIFT, STRONG_FACTOR, STRONG_METHODS = "class_prior", 10, ("binary", "soft")
+
+
+def strong_run(method: str) -> str:
+    """The name of ``method``'s run at STRONG_FACTOR × its tuned λ_adv."""
+    return f"{method}-lambda{STRONG_FACTOR}x"
 
 
 def shift_overrides(shift: str, strength: float) -> list[str]:

@@ -6,7 +6,8 @@ stage on labelled scenes in the target's style), the λ_adv = 0 control, and bin
 soft with their tuned settings, each an adaptation stage from that seed's source-only model
 (the same data order). The soft and binary runs carry a gradient probe with the other
 encoding (``adapt.probe_encoding``; it does not change the run, tests/adaptation/
-test_gradient_probe.py).
+test_gradient_probe.py). On STRONG_SHIFT, binary and soft also run at STRONG_FACTOR × their
+tuned λ_adv (``strong_run`` names them), for the registered prediction on that shift.
 
 Measured on every model, for every setting it belongs to (``measurements/SEED/SETTING/RUN``
 ``.json`` and ``.npz``, reused when present, so that the record in git needs no weights): the per-image confusion matrices on the target val split (for the
@@ -22,9 +23,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from bench.class_study.design import (EVALUATION_SEEDS, METHODS, PROBES, evaluated_settings,
+from bench.class_study.design import (EVALUATION_SEEDS, METHODS, PROBES, STRONG_FACTOR,
+                                      STRONG_METHODS, STRONG_SHIFT, evaluated_settings,
                                       method_overrides, setting_name, shift_overrides,
-                                      tuning_setting)
+                                      strong_run, tuning_setting)
 from bench.common import Training, final_checkpoint, finished, train_runs
 from fada_tf.training.run_dir import RunDir
 from fada_tf.config import load_config
@@ -57,15 +59,9 @@ def evaluate_study(output: Path, calibration: dict, tuning: dict, seeds=EVALUATI
             shifted = [*base, *shift_overrides(shift, strength)]
             folder = output / f"seed{seed}" / name
             tuned = tuning["settings"][setting_name(*tuning_setting(shift, strength))]
-            runs = {"oracle": [*shifted, "data.synthetic.oracle=true", "run.stages=[source]"],
-                    "control": [*shifted, "run.stages=[adapt]", init, "adapt.lambda_adv=0"]}
-            for method in METHODS:
-                probe = [f"adapt.probe_encoding={PROBES[method]}"] if method in PROBES else []
-                runs[method] = [*shifted, "run.stages=[adapt]", init, *probe,
-                                *method_overrides(method, tuned[method]["lambda_adv"],
-                                                  tuned[method]["discriminator_lr"])]
+            runs = setting_runs(shift, shifted, init, tuned)
             config = load_config(None, shifted)
-            for run_name in RUNS:
+            for run_name in ("source", *runs):
                 cache = output / "measurements" / f"seed{seed}" / name / run_name
                 measured[seed, name, run_name] = (cache, config)
                 if run_name != "source":
@@ -84,6 +80,24 @@ def evaluate_study(output: Path, calibration: dict, tuning: dict, seeds=EVALUATI
         run = sources[seed] if run_name == "source" else trainings[seed, name, run_name]
         results.setdefault(name, {}).setdefault(run_name, {})[seed] = cached_measure(cache, run.output, config)
     return results
+
+
+def setting_runs(shift: str, shifted: list[str], init: str, tuned: dict) -> dict[str, list[str]]:
+    """The overrides of every trained run of one setting and seed, by run name: ``shifted``
+    chooses the seed and the shift, ``init`` the source-only checkpoint, ``tuned`` holds each
+    method's ``lambda_adv`` and ``discriminator_lr``."""
+    adapt = [*shifted, "run.stages=[adapt]", init]
+    runs = {"oracle": [*shifted, "data.synthetic.oracle=true", "run.stages=[source]"],
+            "control": [*adapt, "adapt.lambda_adv=0"]}
+    for method in METHODS:
+        probe = [f"adapt.probe_encoding={PROBES[method]}"] if method in PROBES else []
+        runs[method] = [*adapt, *probe, *method_overrides(method, tuned[method]["lambda_adv"],
+                                                          tuned[method]["discriminator_lr"])]
+    for method in STRONG_METHODS if shift == STRONG_SHIFT else ():
+        strong_lambda = round(STRONG_FACTOR * tuned[method]["lambda_adv"], 12)
+        runs[strong_run(method)] = [*adapt, *method_overrides(method, strong_lambda,
+                                                              tuned[method]["discriminator_lr"])]
+    return runs
 
 
 def is_cached(cache: Path) -> bool:

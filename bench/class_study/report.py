@@ -2,7 +2,8 @@
 
 Tables (Markdown, percentages): target mIoU per setting and run with its 95 % bootstrap
 interval; the paired differences the predictions are about, with their intervals; the mean
-CCD per setting and run; the gradient cosine of the soft and binary runs. Plots: CCD per class
+CCD per setting and run; the gradient cosine of the soft and binary runs; the runs at
+STRONG_FACTOR × the tuned λ_adv against the control and the tuned runs. Plots: CCD per class
 for each setting (source-only, binary, soft; the paper's Figure 4), mIoU against the
 palette_cross strength with intervals, and the gradient cosine over training.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.class_study.bootstrap import paired_interval
+from bench.class_study.design import STRONG_FACTOR, STRONG_METHODS, strong_run
 from bench.class_study.evaluate import RUNS
 from fada_tf.files import atomic_output
 from fada_tf.visualize import plot_ccd
@@ -63,6 +65,7 @@ def report(results: dict, output: Path) -> str:
     for s in settings:
         cells = [f"{value:.2f}" for run in ("soft", "binary") for value in cosine_summary(results[s][run])]
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    lines += strong_lambda_table(results)
     table = "\n".join(lines) + "\n"
     (output / "report.md").write_text(table)
     for s in settings:
@@ -71,6 +74,23 @@ def report(results: dict, output: Path) -> str:
     plot_dose_response(intervals, output / "palette_cross_dose.png")
     plot_cosines(results, output / "gradient_cosine.png")
     return table
+
+
+def strong_lambda_table(results: dict) -> list[str]:
+    """Lines of the table for the runs at STRONG_FACTOR × the tuned λ_adv (none if not run):
+    their mIoU and their paired differences to the control and to the tuned run."""
+    rows = [(s, method) for s in results for method in STRONG_METHODS if strong_run(method) in results[s]]
+    if not rows:
+        return []
+    lines = ["", f"| λ_adv × {STRONG_FACTOR} | target mIoU (%) | − control (points) | − the tuned λ_adv (points) |",
+             "|---|---|---|---|"]
+    for s, method in rows:
+        strong = confusions(results, s, strong_run(method))
+        cells = [paired_interval(strong), paired_interval(strong, confusions(results, s, "control")),
+                 paired_interval(strong, confusions(results, s, method))]
+        lines.append(f"| {s}: {method} | {interval_text(cells[0])} | {interval_text(cells[1], signed=True)} | "
+                     f"{interval_text(cells[2], signed=True)} |")
+    return lines
 
 
 def mean_over_seeds(by_seed: dict, key: str) -> float:

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from bench.class_study.bootstrap import paired_interval
 from bench.class_study.calibrate import calibration_table, choose, lost_rows, qualifies
-from bench.class_study.evaluate import logged_scalar
+from bench.class_study.evaluate import logged_scalar, setting_runs
 from bench.class_study.report import report
 from bench.class_study.shift_statistics import (class_shares, colour_histogram,
                                                 diagonal_dominant_rows, feature_shift_cosines,
@@ -164,9 +164,42 @@ def test_the_report_tables_and_plots(tmp_path):
     accuracies = {"source": 0.4, "control": 0.5, "binary": 0.7, "hard": 0.65, "soft": 0.75, "oracle": 0.9}
     results = {setting: {run: {seed: measurement(acc, run in ("soft", "binary")) for seed in (0, 1)}
                          for run, acc in accuracies.items()}
-               for setting in ("palette_cross-0.25", "palette_cross-0.5")}
+               for setting in ("palette_cross-0.25", "palette_cross-0.5", "class_prior-1")}
+    assert "λ_adv × 10" not in report(results, tmp_path)  # no strong runs, no table
+    results["class_prior-1"]["binary-lambda10x"] = {seed: measurement(0.3, False) for seed in (0, 1)}
+    results["class_prior-1"]["soft-lambda10x"] = results["class_prior-1"]["soft"]  # the same models
     table = report(results, tmp_path)
     assert "| palette_cross-0.5 |" in table and "soft − binary" in table
     assert "| palette_cross-0.25 | 0.50 | 0.60 | 0.50 | 0.60 |" in table  # cosine mean, last window
+    strong = {line.split(" | ")[0]: line for line in table.splitlines() if "lambda" not in line}
+    binary, soft = strong["| class_prior-1: binary"], strong["| class_prior-1: soft"]
+    below_control = binary.split(" | ")[2]  # 30 % against 50 % accuracy: clearly below the control
+    assert below_control.startswith("-") and below_control.split("[")[1].split(",")[0].startswith("-")
+    assert soft.split(" | ")[3] == "+0.0 [+0.0, +0.0] |"  # against itself
     for name in ("ccd_palette_cross-0.25.png", "palette_cross_dose.png", "gradient_cosine.png", "report.md"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_every_setting_runs_the_control_the_methods_and_the_oracle_from_one_source():
+    tuned = {method: {"lambda_adv": lam, "discriminator_lr": 1e-4}
+             for method, lam in (("binary", 0.03), ("hard", 0.01), ("soft", 0.1))}
+    shifted, init = ["run.seed=0", "data.synthetic.shift=class_prior"], "adapt.init_checkpoint=S.h5"
+
+    def settings(runs):
+        return {name: dict(o.split("=", 1) for o in overrides) for name, overrides in runs.items()}
+
+    runs = settings(setting_runs("palette_cross", shifted, init, tuned))
+    assert list(runs) == ["oracle", "control", "binary", "hard", "soft"]
+    assert runs["oracle"]["data.synthetic.oracle"] == "true" and runs["oracle"]["run.stages"] == "[source]"
+    assert runs["control"]["adapt.lambda_adv"] == "0"
+    for method in ("control", "binary", "hard", "soft"):
+        assert runs[method]["adapt.init_checkpoint"] == "S.h5" and runs[method]["run.seed"] == "0"
+    assert runs["soft"]["adapt.lambda_adv"] == "0.1" and runs["soft"]["adapt.probe_encoding"] == "binary"
+    assert runs["binary"]["adapt.probe_encoding"] == "soft" and "adapt.probe_encoding" not in runs["hard"]
+    # class_prior's prediction: binary and soft also at 10× their tuned λ_adv, same D learning rate.
+    runs = settings(setting_runs("class_prior", shifted, init, tuned))
+    assert list(runs)[5:] == ["binary-lambda10x", "soft-lambda10x"]
+    assert runs["binary-lambda10x"]["adapt.lambda_adv"] == "0.3"
+    assert runs["soft-lambda10x"]["adapt.lambda_adv"] == "1.0"
+    assert runs["soft-lambda10x"]["adapt.discriminator_optimizer.learning_rate"] == "0.0001"
+    assert runs["soft-lambda10x"]["adapt.encoding"] == "soft"
