@@ -10,7 +10,7 @@ import sys
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -157,8 +157,11 @@ def train_run(training: Training, env: dict | None = None, log: Path | None = No
     return stages
 
 
-def train_runs(trainings: list[Training], jobs: int = 1) -> list[dict]:
-    """``train_run`` of each of ``trainings`` (independent of each other), ``jobs`` at a time.
+def train_runs(trainings: list[Training], jobs: int = 1,
+               after: Callable[[Training, dict | None], None] | None = None) -> list[dict]:
+    """``train_run`` of each of ``trainings`` (independent of each other), ``jobs`` at a time;
+    ``after(training, env)``, if given, right after each one, in the same job (``env``: the
+    job's environment for a subprocess, None with one job).
 
     With more than one job each run gets the machine's cores divided among the jobs as
     TensorFlow's intra-op threads (one inter-op thread), writes its progress to
@@ -166,18 +169,22 @@ def train_runs(trainings: list[Training], jobs: int = 1) -> list[dict]:
     count changes the order of floating-point sums, so runs made with another ``jobs`` can
     differ in their last digits.
     """
-    if jobs == 1:
-        return [train_run(training) for training in trainings]
-    env = thread_env(max(1, (os.cpu_count() or 1) // jobs)) | {"TF_NUM_INTEROP_THREADS": "1"}
+    env = None if jobs == 1 else thread_env(max(1, (os.cpu_count() or 1) // jobs)) | {"TF_NUM_INTEROP_THREADS": "1"}
 
     def one(training: Training) -> dict:
-        if finished(training):
-            return train_run(training)
-        start = time.time()
-        training.output.parent.mkdir(parents=True, exist_ok=True)
-        stages = train_run(training, env, training.output.with_name(training.output.name + ".log"))
-        print(f"finished {training.output} ({(time.time() - start) / 60:.1f} min)", file=sys.stderr, flush=True)
+        if env is None or finished(training):
+            stages = train_run(training)
+        else:
+            start = time.time()
+            training.output.parent.mkdir(parents=True, exist_ok=True)
+            stages = train_run(training, env, training.output.with_name(training.output.name + ".log"))
+            print(f"finished {training.output} ({(time.time() - start) / 60:.1f} min)", file=sys.stderr, flush=True)
+        if after is not None:
+            after(training, env)
         return stages
+
+    if jobs == 1:
+        return [one(training) for training in trainings]
 
     with ThreadPoolExecutor(jobs) as pool:
         futures = [pool.submit(one, training) for training in trainings]

@@ -33,9 +33,10 @@ def confusions(results: dict, setting: str, run: str) -> np.ndarray:
 
 
 def interval_text(interval: dict, signed: bool = False) -> str:
-    sign = "+" if signed else ""
-    return (f"{100 * interval['mean']:{sign}.1f} [{100 * interval['low']:{sign}.1f}, "
-            f"{100 * interval['high']:{sign}.1f}]")
+    """``mean [low, high]`` in percent, one decimal (a value that rounds to zero is +0.0)."""
+    mean, low, high = (f"{round(100 * interval[key], 1) + 0.0:{'+' if signed else ''}.1f}"
+                       for key in ("mean", "low", "high"))
+    return f"{mean} [{low}, {high}]"
 
 
 def report(results: dict, output: Path) -> str:

@@ -1,16 +1,22 @@
 """The class-level study's statistics and its calibration rule (bench/class_study)."""
 
+import json
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from bench.class_study.bootstrap import paired_interval
 from bench.class_study.calibrate import calibration_table, choose, lost_rows, qualifies
-from bench.class_study.evaluate import logged_scalar, setting_runs
+from bench.class_study.evaluate import setting_runs
+from bench.class_study.measure import is_cached, logged_scalar, read_measurement
 from bench.class_study.report import report
 from bench.class_study.shift_statistics import (class_shares, colour_histogram,
                                                 diagonal_dominant_rows, feature_shift_cosines,
                                                 js_divergence, mean_pairwise, total_variation)
+from bench.common import REPO, Training, run, train_run
+from tests.bench.tiny_runs import TINY
 
 
 def test_js_divergence_in_bits():
@@ -203,3 +209,18 @@ def test_every_setting_runs_the_control_the_methods_and_the_oracle_from_one_sour
     assert runs["soft-lambda10x"]["adapt.lambda_adv"] == "1.0"
     assert runs["soft-lambda10x"]["adapt.discriminator_optimizer.learning_rate"] == "0.0001"
     assert runs["soft-lambda10x"]["adapt.encoding"] == "soft"
+
+
+@pytest.mark.slow
+def test_a_measurement_agrees_with_the_runs_own_evaluation(tmp_path):
+    train_run(Training(tmp_path / "run", TINY))
+    cache = tmp_path / "measurements" / "source"
+    run([sys.executable, "-m", "bench.class_study.measure", tmp_path / "run", cache,
+         *(a for item in TINY for a in ("--set", item))], cwd=REPO)
+    assert is_cached(cache)
+    measured = read_measurement(cache)
+    recorded = json.loads((tmp_path / "run" / "metrics.json").read_text())["stages"]["source"]
+    assert measured["confusions"].shape == (2, 9, 9)  # one per target val image
+    np.testing.assert_array_equal(measured["confusions"].sum(0), recorded["confusion"])
+    assert measured["miou"] == pytest.approx(recorded["miou"]) and measured["cosine"] == []  # no probe
+    assert set(measured["per_class_ccd"]) == set(recorded["per_class_iou"]) and measured["mean_ccd"] > 0

@@ -7,18 +7,20 @@ import shutil
 import pytest
 
 from bench.common import Training, final_checkpoint, finished, train_run, train_runs
-
-TINY = ["run.stages=[source]", "source.steps=2", "source.batch_size=2", "run.log_every=1",
-        "data.synthetic.height=32", "data.synthetic.width=64", "data.synthetic.source_images=4",
-        "data.synthetic.target_train_images=4", "data.synthetic.target_val_images=2",
-        "source.source_images.resize=[32,64]", "source.source_images.crop=[32,64]"]
+from tests.bench.tiny_runs import TINY
 
 
 @pytest.mark.slow
 def test_a_recorded_run_is_reused_and_trained_again_only_for_its_weights(tmp_path):
     first, second = (Training(tmp_path / name, [*TINY, f"run.seed={seed}"]) for name, seed in (("a", 0), ("b", 1)))
-    stages = train_runs([first, second], jobs=2)
+    done = {}  # what `after` sees: the run finished, the job's thread settings
+
+    def after(training, env):
+        done[training.output.name] = ((training.output / "metrics.json").is_file(), env["TF_NUM_INTEROP_THREADS"])
+
+    stages = train_runs([first, second], jobs=2, after=after)
     assert all(0 <= s["source"]["miou"] <= 1 for s in stages)
+    assert done == {"a": (True, "1"), "b": (True, "1")}
     assert final_checkpoint(first).is_file() and (tmp_path / "a.log").is_file()
 
     # What the study keeps in git: config and metrics, no checkpoints.
