@@ -18,6 +18,7 @@ source + 200 target training images, and the probe's ``adv_cosine`` per logged w
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -26,10 +27,7 @@ from bench.class_study.design import (EVALUATION_SEEDS, METHODS, PROBES, STRONG_
                                       method_overrides, setting_name, shift_overrides,
                                       strong_run, tuning_setting)
 from bench.class_study.measure import is_cached, read_measurement
-from bench.common import REPO, Training, final_checkpoint, finished, run, train_runs
-
-RUNS = ("source", "control", *METHODS, "oracle")
-
+from bench.common import REPO, Training, final_checkpoint, finished, run, thread_env, train_runs
 
 def evaluate_study(output: Path, calibration: dict, tuning: dict, seeds=EVALUATION_SEEDS,
                    overrides: list[str] = (), jobs: int = 1) -> dict:
@@ -65,9 +63,10 @@ def evaluate_study(output: Path, calibration: dict, tuning: dict, seeds=EVALUATI
             if not is_cached(cache):
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 print(f"measuring {training.output} on {cache.parent.name}", file=sys.stderr, flush=True)
-                run([sys.executable, "-m", "bench.class_study.measure", training.output, cache,
+                run([sys.executable, "-m", "bench.class_study.measure", training.output.resolve(), cache.resolve(),
                      *(a for item in shifted for a in ("--set", item))],
-                    env=env, cwd=REPO, log=None if env is None else cache.with_suffix(".log"))
+                    env=env or thread_env(os.cpu_count() or 1), cwd=REPO,
+                    log=None if env is None else cache.with_suffix(".log"))
 
     train_runs(list(sources.values()), jobs, after=measure_missing)
     train_runs(list(trainings.values()), jobs, after=measure_missing)

@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.class_study.bootstrap import paired_interval
-from bench.class_study.design import STRONG_FACTOR, STRONG_METHODS, strong_run
-from bench.class_study.evaluate import RUNS
+from bench.class_study.design import METHODS, STRONG_FACTOR, STRONG_METHODS, strong_run
 from fada_tf.files import atomic_output
 from fada_tf.visualize import plot_ccd
 
+# The runs of every setting (the ones at STRONG_FACTOR × λ_adv have a table of their own).
+RUNS = ("source", "control", *METHODS, "oracle")
 DIFFERENCES = (("binary", "control"), ("hard", "control"), ("soft", "control"),
                ("soft", "binary"), ("hard", "binary"))
 TITLES = {"source": "source-only", "control": "λ_adv = 0 control", "binary": "binary", "hard": "hard",

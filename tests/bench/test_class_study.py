@@ -2,6 +2,7 @@
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from bench.class_study.shift_statistics import (class_shares, colour_histogram,
                                                 diagonal_dominant_rows, feature_shift_cosines,
                                                 js_divergence, mean_pairwise, total_variation)
 from bench.common import REPO, Training, run, train_run
-from tests.bench.tiny_runs import TINY
+from tests.support.tiny_runs import TINY
 
 
 def test_js_divergence_in_bits():
@@ -177,7 +178,7 @@ def test_the_report_tables_and_plots(tmp_path):
     table = report(results, tmp_path)
     assert "| palette_cross-0.5 |" in table and "soft − binary" in table
     assert "| palette_cross-0.25 | 0.50 | 0.60 | 0.50 | 0.60 |" in table  # cosine mean, last window
-    strong = {line.split(" | ")[0]: line for line in table.splitlines() if "lambda" not in line}
+    strong = {line.split(" | ")[0]: line for line in table.splitlines()}
     binary, soft = strong["| class_prior-1: binary"], strong["| class_prior-1: soft"]
     below_control = binary.split(" | ")[2]  # 30 % against 50 % accuracy: clearly below the control
     assert below_control.startswith("-") and below_control.split("[")[1].split(",")[0].startswith("-")
@@ -189,12 +190,14 @@ def test_the_report_tables_and_plots(tmp_path):
 def test_every_setting_runs_the_control_the_methods_and_the_oracle_from_one_source():
     tuned = {method: {"lambda_adv": lam, "discriminator_lr": 1e-4}
              for method, lam in (("binary", 0.03), ("hard", 0.01), ("soft", 0.1))}
-    shifted, init = ["run.seed=0", "data.synthetic.shift=class_prior"], "adapt.init_checkpoint=S.h5"
+    init = "adapt.init_checkpoint=S.h5"
 
-    def settings(runs):
-        return {name: dict(o.split("=", 1) for o in overrides) for name, overrides in runs.items()}
+    def settings(shift):
+        shifted = ["run.seed=0", f"data.synthetic.shift={shift}"]
+        return {name: dict(o.split("=", 1) for o in overrides)
+                for name, overrides in setting_runs(shift, shifted, init, tuned).items()}
 
-    runs = settings(setting_runs("palette_cross", shifted, init, tuned))
+    runs = settings("palette_cross")
     assert list(runs) == ["oracle", "control", "binary", "hard", "soft"]
     assert runs["oracle"]["data.synthetic.oracle"] == "true" and runs["oracle"]["run.stages"] == "[source]"
     assert runs["control"]["adapt.lambda_adv"] == "0"
@@ -203,12 +206,13 @@ def test_every_setting_runs_the_control_the_methods_and_the_oracle_from_one_sour
     assert runs["soft"]["adapt.lambda_adv"] == "0.1" and runs["soft"]["adapt.probe_encoding"] == "binary"
     assert runs["binary"]["adapt.probe_encoding"] == "soft" and "adapt.probe_encoding" not in runs["hard"]
     # class_prior's prediction: binary and soft also at 10× their tuned λ_adv, same D learning rate.
-    runs = settings(setting_runs("class_prior", shifted, init, tuned))
+    runs = settings("class_prior")
     assert list(runs)[5:] == ["binary-lambda10x", "soft-lambda10x"]
     assert runs["binary-lambda10x"]["adapt.lambda_adv"] == "0.3"
     assert runs["soft-lambda10x"]["adapt.lambda_adv"] == "1.0"
     assert runs["soft-lambda10x"]["adapt.discriminator_optimizer.learning_rate"] == "0.0001"
-    assert runs["soft-lambda10x"]["adapt.encoding"] == "soft"
+    assert runs["soft-lambda10x"]["adapt.encoding"] == "soft" and "adapt.probe_encoding" not in runs["soft-lambda10x"]
+    assert runs["soft-lambda10x"]["data.synthetic.shift"] == "class_prior"
 
 
 @pytest.mark.slow
@@ -224,3 +228,53 @@ def test_a_measurement_agrees_with_the_runs_own_evaluation(tmp_path):
     np.testing.assert_array_equal(measured["confusions"].sum(0), recorded["confusion"])
     assert measured["miou"] == pytest.approx(recorded["miou"]) and measured["cosine"] == []  # no probe
     assert set(measured["per_class_ccd"]) == set(recorded["per_class_iou"]) and measured["mean_ccd"] > 0
+
+
+def test_the_evaluation_trains_what_is_missing_and_measures_each_model_once(tmp_path, monkeypatch):
+    """evaluate_study's bookkeeping, with training and measuring replaced by records of the calls."""
+    from bench.class_study import evaluate
+
+    trained, measured = [], []
+
+    def train_runs(trainings, jobs, after):
+        for training in trainings:
+            trained.append((training.output.relative_to(tmp_path).as_posix(), training.needs_weights))
+            after(training, None)
+        return []
+
+    def measure(command, env, cwd, log):
+        cache = Path(command[4])
+        measured.append(cache.relative_to(tmp_path.resolve()).as_posix())
+        np.savez_compressed(cache.with_suffix(".npz"), confusions=np.eye(9, dtype=np.int32)[None])
+        cache.with_suffix(".json").write_text(json.dumps({"miou": 1.0}))
+
+    monkeypatch.setattr(evaluate, "train_runs", train_runs)
+    monkeypatch.setattr(evaluate, "run", measure)
+    calibration = {"chosen": {"appearance": [0.0], "class_prior": [1.0]}}
+    tuned = {m: {"lambda_adv": 0.01, "discriminator_lr": 1e-3} for m in ("binary", "hard", "soft")}
+    tuning = {"settings": {"appearance": tuned, "class_prior-1": tuned}}
+
+    results = evaluate.evaluate_study(tmp_path, calibration, tuning, seeds=(0,))
+    runs = ["oracle", "control", "binary", "hard", "soft"]
+    assert trained == [("seed0/source", True)] + [(f"seed0/{s}/{r}", True) for s, extra in
+                                                  (("appearance", []), ("class_prior-1", ["binary-lambda10x", "soft-lambda10x"]))
+                                                  for r in runs + extra]
+    # The source once per setting (each setting's own target images), every other model once.
+    assert sorted(measured) == sorted(f"measurements/seed0/{s}/{r}" for s, rs in
+                                      (("appearance", runs), ("class_prior-1", runs + ["binary-lambda10x", "soft-lambda10x"]))
+                                      for r in ["source", *rs])
+    assert set(results["class_prior-1"]) == {"source", *runs, "binary-lambda10x", "soft-lambda10x"}
+    assert results["appearance"]["soft"][0]["confusions"].dtype == np.int64
+
+    # Everything measured: nothing measured again; the source's weights are wanted only while
+    # an adaptation run still has to start from it.
+    trained.clear(), measured.clear()
+    evaluate.evaluate_study(tmp_path, calibration, tuning, seeds=(0,))
+    assert measured == [] and trained[0] == ("seed0/source", True) and not any(w for _, w in trained[1:])
+    for folder, _ in trained[1:]:
+        stage = "source" if folder.endswith("oracle") else "adapt"
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "metrics.json").write_text(json.dumps({"stages": {stage: {}}}))
+    trained.clear()
+    evaluate.evaluate_study(tmp_path, calibration, tuning, seeds=(0,))
+    assert trained[0] == ("seed0/source", False) and measured == []

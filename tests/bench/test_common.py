@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from bench.common import Training, final_checkpoint, finished, train_run, train_runs
-from tests.bench.tiny_runs import TINY
+from tests.support.tiny_runs import TINY
 
 
 @pytest.mark.slow
