@@ -73,6 +73,11 @@ def run_fada_tf(*args, env: dict | None = None, log: Path | None = None) -> str:
     return run([*fada_tf_command(), *args], env=env, log=log)
 
 
+def set_options(overrides: list[str]) -> list[str]:
+    """``--set KEY=VALUE`` command-line options for ``overrides``."""
+    return [option for item in overrides for option in ("--set", item)]
+
+
 class Training(NamedTuple):
     """One ``fada-tf train`` run: its folder, ``--set`` overrides, base config file, and
     whether its weights are wanted (a finished run whose checkpoint is gone is then trained
@@ -140,7 +145,7 @@ def train_run(training: Training, env: dict | None = None, log: Path | None = No
     else:
         shutil.rmtree(output, ignore_errors=True)
         run_fada_tf("train", "--output", output, *(["--config", training.config] if training.config else []),
-                    *(a for item in training.overrides for a in ("--set", item)), env=env, log=log)
+                    *set_options(training.overrides), env=env, log=log)
     stages = json.loads(metrics.read_text())["stages"]
     recorded = json.loads(record)["stages"] if record is not None else stages
     if stages != recorded:

@@ -22,7 +22,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bench.common import run_fada_tf
+from bench.common import run_fada_tf, set_options
 
 RUNS = (("source", "source-only"), ("control", "λ_adv = 0 (control)"),
         ("binary", "binary (feat. only)"), ("soft", "FADA soft"))
@@ -56,7 +56,7 @@ def main() -> None:
         by_run = {"soft": ccd} | {Path(c["run"]).name: c for c in ccd["compare"]}
         student = args.output / f"seed{seed}" / "distill"
         distilled = fada_tf(out / "distill.json", "distill", "--teacher", runs["soft"], "--output", student,
-                            *(a for item in args.overrides for a in ("--set", item)))
+                            *set_options(args.overrides))
         for name in [*runs, "distill"]:
             run = student if name == "distill" else runs[name]
             single = fada_tf(out / f"eval-{name}.json", "eval", "--run", run)

@@ -27,7 +27,9 @@ from bench.class_study.design import (EVALUATION_SEEDS, METHODS, PROBES, STRONG_
                                       method_overrides, setting_name, shift_overrides,
                                       strong_run, tuning_setting)
 from bench.class_study.measure import is_cached, read_measurement
-from bench.common import REPO, Training, final_checkpoint, finished, run, thread_env, train_runs
+from bench.common import (REPO, Training, final_checkpoint, finished, run, set_options, thread_env,
+                          train_runs)
+
 
 def evaluate_study(output: Path, calibration: dict, tuning: dict, seeds=EVALUATION_SEEDS,
                    overrides: list[str] = (), jobs: int = 1) -> dict:
@@ -64,7 +66,7 @@ def evaluate_study(output: Path, calibration: dict, tuning: dict, seeds=EVALUATI
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 print(f"measuring {training.output} on {cache.parent.name}", file=sys.stderr, flush=True)
                 run([sys.executable, "-m", "bench.class_study.measure", training.output.resolve(), cache.resolve(),
-                     *(a for item in shifted for a in ("--set", item))],
+                     *set_options(shifted)],
                     env=env or thread_env(os.cpu_count() or 1), cwd=REPO,
                     log=None if env is None else cache.with_suffix(".log"))
 

@@ -16,7 +16,7 @@ from bench.class_study.report import report
 from bench.class_study.shift_statistics import (class_shares, colour_histogram,
                                                 diagonal_dominant_rows, feature_shift_cosines,
                                                 js_divergence, mean_pairwise, total_variation)
-from bench.common import REPO, Training, run, train_run
+from bench.common import REPO, Training, run, set_options, train_run
 from tests.support.tiny_runs import TINY
 
 
@@ -220,7 +220,7 @@ def test_a_measurement_agrees_with_the_runs_own_evaluation(tmp_path):
     train_run(Training(tmp_path / "run", TINY))
     cache = tmp_path / "measurements" / "source"
     run([sys.executable, "-m", "bench.class_study.measure", tmp_path / "run", cache,
-         *(a for item in TINY for a in ("--set", item))], cwd=REPO)
+         *set_options(TINY)], cwd=REPO)
     assert is_cached(cache)
     measured = read_measurement(cache)
     recorded = json.loads((tmp_path / "run" / "metrics.json").read_text())["stages"]["source"]
