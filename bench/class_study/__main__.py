@@ -4,6 +4,7 @@ each reusing the finished runs under ``--root`` and resuming interrupted ones.
     python -m bench.class_study calibrate   # strengths from source-only / oracle statistics
     python -m bench.class_study tune        # per method and shift: λ_adv, D learning rate
     python -m bench.class_study evaluate    # the paired runs on fresh draws; tables and plots
+    python -m bench.class_study report      # the tables and plots again, from the record alone
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from bench.class_study.calibrate import calibrate, calibration_table
 from bench.class_study.design import EVALUATION_SEEDS, read_json
-from bench.class_study.evaluate import evaluate_study
+from bench.class_study.evaluate import evaluate_study, recorded_results
 from bench.class_study.report import report
 from bench.class_study.tune import tune, tuning_table
 
@@ -39,6 +40,9 @@ def main() -> None:
     step = steps.add_parser("evaluate", help="train and measure the paired runs on the default draw; "
                                              "write the tables and plots to ROOT/report")
     step.add_argument("--seeds", type=int, nargs="+", default=list(EVALUATION_SEEDS))
+    step = steps.add_parser("report", help="write the tables and plots to ROOT/report from the "
+                                           "evaluation's recorded measurements alone (no weights, no training)")
+    step.add_argument("--seeds", type=int, nargs="+", default=list(EVALUATION_SEEDS))
     args = parser.parse_args()
     start = time.time()
     if args.step == "calibrate":
@@ -46,11 +50,14 @@ def main() -> None:
     elif args.step == "tune":
         calibration = read_json(args.root / "calibrate" / "calibration.json", "calibrate")
         print(tuning_table(tune(args.root / "tune", calibration, args.overrides, args.jobs)))
-    elif args.step == "evaluate":
+    else:
         calibration = read_json(args.root / "calibrate" / "calibration.json", "calibrate")
         tuning = read_json(args.root / "tune" / "tuning.json", "tune")
-        results = evaluate_study(args.root / "evaluate", calibration, tuning, args.seeds, args.overrides,
-                                 args.jobs)
+        if args.step == "evaluate":
+            results = evaluate_study(args.root / "evaluate", calibration, tuning, args.seeds, args.overrides,
+                                     args.jobs)
+        else:
+            results = recorded_results(args.root / "evaluate", calibration, tuning, args.seeds, args.overrides)
         print(report(results, args.root / "report"))
     print(f"({time.time() - start:.0f} s)", file=sys.stderr)
 

@@ -34,9 +34,39 @@ from bench.common import (REPO, Training, final_checkpoint, finished, run, set_o
 def evaluate_study(output: Path, calibration: dict, tuning: dict, seeds=EVALUATION_SEEDS,
                    overrides: list[str] = (), jobs: int = 1) -> dict:
     """Train what is missing under ``output`` (``jobs`` runs at a time) and measure each model
-    right after its training, in the same job; return ``{setting: {run: {seed: measurement}}}``
-    (``measure``'s dicts, confusions as arrays). A run whose measurements are all stored needs
-    only its ``metrics.json``."""
+    right after its training, in the same job; return ``recorded_results``. A run whose
+    measurements are all stored needs only its ``metrics.json``."""
+    sources, trainings, measurements = plan(output, calibration, tuning, seeds, overrides)
+
+    def measure_missing(training: Training, env: dict | None) -> None:
+        for cache, shifted, _ in measurements[training.output]:
+            if not is_cached(cache):
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                print(f"measuring {training.output} on {cache.parent.name}", file=sys.stderr, flush=True)
+                run([sys.executable, "-m", "bench.class_study.measure", training.output.resolve(), cache.resolve(),
+                     *set_options(shifted)],
+                    env=env or thread_env(os.cpu_count() or 1), cwd=REPO,
+                    log=None if env is None else cache.with_suffix(".log"))
+
+    train_runs(list(sources.values()), jobs, after=measure_missing)
+    train_runs(list(trainings.values()), jobs, after=measure_missing)
+    return read_results(measurements)
+
+
+def recorded_results(output: Path, calibration: dict, tuning: dict, seeds=EVALUATION_SEEDS,
+                     overrides: list[str] = ()) -> dict:
+    """``{setting: {run: {seed: measurement}}}`` (``measure``'s dicts, confusions as arrays)
+    from the measurements stored under ``output`` alone: no weights, no training; exit naming
+    what is missing if the evaluation has not measured everything yet."""
+    return read_results(plan(output, calibration, tuning, seeds, overrides)[2])
+
+
+def plan(output: Path, calibration: dict, tuning: dict, seeds, overrides: list[str]):
+    """The evaluation's runs and measurements: ``(sources, trainings, measurements)``, the
+    source-only Training per seed, the other Trainings by ``(seed, setting, run)``, and per
+    trained folder the ``(cache, the setting's overrides, (seed, setting, run))`` of every
+    measurement of its model. A Training wants weights only while a measurement of it, or (a
+    source) an adaptation run that starts from it, is missing."""
     sources, trainings, measurements = {}, {}, {}
     for seed in seeds:
         base = [f"run.seed={seed}", *overrides]
@@ -54,26 +84,23 @@ def evaluate_study(output: Path, calibration: dict, tuning: dict, seeds=EVALUATI
                 if run_name != "source":
                     trainings[seed, name, run_name] = Training(folder, runs[run_name],
                                                                needs_weights=not is_cached(cache))
-    for seed, source in sources.items():  # its weights: to start an adaptation run, or to measure it
+    for seed, source in sources.items():
         starts = any(not finished(training) for (s, _, run), training in trainings.items()
                      if s == seed and run != "oracle")
         unmeasured = not all(is_cached(cache) for cache, _, _ in measurements[source.output])
         sources[seed] = source._replace(needs_weights=starts or unmeasured)
+    return sources, trainings, measurements
 
-    def measure_missing(training: Training, env: dict | None) -> None:
-        for cache, shifted, _ in measurements[training.output]:
-            if not is_cached(cache):
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                print(f"measuring {training.output} on {cache.parent.name}", file=sys.stderr, flush=True)
-                run([sys.executable, "-m", "bench.class_study.measure", training.output.resolve(), cache.resolve(),
-                     *set_options(shifted)],
-                    env=env or thread_env(os.cpu_count() or 1), cwd=REPO,
-                    log=None if env is None else cache.with_suffix(".log"))
 
-    train_runs(list(sources.values()), jobs, after=measure_missing)
-    train_runs(list(trainings.values()), jobs, after=measure_missing)
+def read_results(measurements: dict) -> dict:
+    """``recorded_results`` of ``plan``'s measurements."""
+    entries = [entry for entries in measurements.values() for entry in entries]
+    missing = [cache for cache, _, _ in entries if not is_cached(cache)]
+    if missing:
+        raise SystemExit(f"{len(missing)} of {len(entries)} measurements are not recorded yet, e.g. "
+                         f"{missing[0]}.json: run `python -m bench.class_study evaluate` first")
     results = {}
-    for cache, _, (seed, name, run_name) in (entry for entries in measurements.values() for entry in entries):
+    for cache, _, (seed, name, run_name) in entries:
         results.setdefault(name, {}).setdefault(run_name, {})[seed] = read_measurement(cache)
     return results
 

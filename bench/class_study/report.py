@@ -1,11 +1,12 @@
 """Step 4: the tables and plots of docs/class_study.md from the evaluation's measurements.
 
 Tables (Markdown, percentages): target mIoU per setting and run with its 95 % bootstrap
-interval; the paired differences the predictions are about, with their intervals; the mean
-CCD per setting and run; the gradient cosine of the soft and binary runs; the runs at
-STRONG_FACTOR × the tuned λ_adv against the control and the tuned runs. Plots: CCD per class
-for each setting (source-only, binary, soft; the paper's Figure 4), mIoU against the
-palette_cross strength with intervals, and the gradient cosine over training.
+interval; the paired differences the predictions are about, with their intervals; soft −
+binary per class with intervals; the mean CCD per setting and run; the gradient cosine of
+the soft and binary runs; the runs at STRONG_FACTOR × the tuned λ_adv against the control
+and the tuned runs; per setting, every run's per-class IoU. Plots: CCD per class for each
+setting (source-only, binary, soft; the paper's Figure 4), mIoU against the palette_cross
+strength with intervals, and the gradient cosine over training.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.class_study.bootstrap import paired_interval
+from bench.class_study.bootstrap import paired_interval, per_class_interval
 from bench.class_study.design import METHODS, STRONG_FACTOR, STRONG_METHODS, strong_run
+from fada_tf.evaluation.metrics import iou_per_class
 from fada_tf.files import atomic_output
 from fada_tf.visualize import plot_ccd
 
@@ -58,6 +60,7 @@ def report(results: dict, output: Path) -> str:
               + " |", "|---|" + "---|" * len(DIFFERENCES)]
     lines += [f"| {s} | " + " | ".join(interval_text(differences[s][pair], signed=True) for pair in DIFFERENCES)
               + " |" for s in settings]
+    lines += per_class_difference_table(results, "soft", "binary")
     lines += ["", "| mean CCD (eq. 9) | " + " | ".join(TITLES[run] for run in RUNS) + " |",
               "|---|" + "---|" * len(RUNS)]
     lines += [f"| {s} | " + " | ".join(f"{mean_over_seeds(results[s][run], 'mean_ccd'):.2f}" for run in RUNS)
@@ -68,6 +71,8 @@ def report(results: dict, output: Path) -> str:
         cells = [f"{value:.2f}" for run in ("soft", "binary") for value in cosine_summary(results[s][run])]
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
     lines += strong_lambda_table(results)
+    for s in settings:
+        lines += per_class_table(results, s)
     table = "\n".join(lines) + "\n"
     (output / "report.md").write_text(table)
     for s in settings:
@@ -92,6 +97,36 @@ def strong_lambda_table(results: dict) -> list[str]:
                  paired_interval(strong, confusions(results, s, method))]
         lines.append(f"| {s}: {method} | {interval_text(cells[0])} | {interval_text(cells[1], signed=True)} | "
                      f"{interval_text(cells[2], signed=True)} |")
+    return lines
+
+
+def class_names(results: dict) -> list[str]:
+    """The class names in the order of the confusion matrices (from any measurement)."""
+    by_seed = next(iter(next(iter(results.values())).values()))
+    return list(next(iter(by_seed.values()))["per_class_ccd"])
+
+
+def per_class_difference_table(results: dict, a: str, b: str) -> list[str]:
+    """Lines of the table of run ``a`` − run ``b`` per class and setting (IoU points, with the
+    bootstrap interval of each class)."""
+    names = class_names(results)
+    lines = ["", f"| {a} − {b} per class (IoU points) | " + " | ".join(names) + " |",
+             "|---|" + "---|" * len(names)]
+    for s in results:
+        interval = per_class_interval(confusions(results, s, a), confusions(results, s, b))
+        cells = [interval_text({key: interval[key][k] for key in interval}, signed=True)
+                 for k in range(len(names))]
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def per_class_table(results: dict, setting: str) -> list[str]:
+    """Lines of the table of every run's IoU per class on ``setting`` (%, mean over seeds)."""
+    names = class_names(results)
+    lines = ["", f"| {setting}: IoU per class (%) | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for run in [*RUNS, *(run for run in results[setting] if run not in RUNS)]:
+        means = np.nanmean([iou_per_class(c.sum(0)) for c in confusions(results, setting, run)], axis=0)
+        lines.append(f"| {TITLES.get(run, run)} | " + " | ".join(f"{100 * v:.1f}" for v in means) + " |")
     return lines
 
 
@@ -152,14 +187,17 @@ def plot_dose_response(intervals: dict, path: Path) -> Path | None:
 
 
 def plot_cosines(results: dict, path: Path) -> Path:
-    """adv_cosine over training steps of every setting's soft run (mean over seeds)."""
-    figure = _figure(6.0, 4.0)
+    """adv_cosine over training steps (mean over seeds): one colour per setting, its soft run
+    solid and its binary run dashed."""
+    figure = _figure(7.0, 4.5)
     axes = figure.add_subplot()
-    for setting, runs in results.items():
-        series = [dict(map(tuple, m["cosine"])) for m in runs["soft"].values() if m["cosine"]]
-        steps = sorted(set.intersection(*(set(s) for s in series))) if series else []
-        if steps:
-            axes.plot(steps, [np.mean([s[step] for s in series]) for step in steps], label=setting)
+    for index, (setting, runs) in enumerate(results.items()):
+        for run, style in (("soft", "-"), ("binary", "--")):
+            series = [dict(map(tuple, m["cosine"])) for m in runs[run].values() if m["cosine"]]
+            steps = sorted(set.intersection(*(set(s) for s in series))) if series else []
+            if steps:
+                axes.plot(steps, [np.mean([s[step] for s in series]) for step in steps], style,
+                          color=f"C{index}", label=f"{setting}, {run} run")
     axes.axhline(0.0, color="grey", linewidth=0.5)
     axes.set_xlabel("adaptation step")
     axes.set_ylabel("cosine of the soft and binary L_adv gradients")

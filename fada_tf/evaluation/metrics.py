@@ -39,12 +39,13 @@ def confusion_matrix(labels, predictions, num_classes: int, ignore_label: int = 
 def iou_per_class(confusion) -> np.ndarray:
     """IoU of each class as a fraction; NaN for a class absent from labels and predictions.
 
-    ``confusion`` is (K, K), or (K, K + 1) with a last column of misses (module docstring).
+    ``confusion`` is (K, K), or (K, K + 1) with a last column of misses (module docstring),
+    or a stack of either, (..., K, K[+1]): then (..., K) IoUs.
     """
     confusion = np.asarray(confusion, np.float64)
-    k = confusion.shape[0]
-    tp = np.diag(confusion[:, :k])
-    union = confusion[:, :k].sum(0) + confusion.sum(1) - tp
+    k = confusion.shape[-2]
+    tp = np.diagonal(confusion[..., :k], axis1=-2, axis2=-1)
+    union = confusion[..., :k].sum(-2) + confusion.sum(-1) - tp
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(union > 0, tp / union, np.nan)
 
@@ -69,10 +70,17 @@ def summarize(confusion, table: ClassTable) -> dict:
     return result
 
 
-def mean_iou(confusion) -> float:
-    """mIoU of a (K, K) or (K, K + 1) matrix: the mean IoU over the classes that have one."""
+def mean_iou(confusion):
+    """mIoU of a (K, K) or (K, K + 1) matrix: the mean IoU over the classes that have one (0
+    if none); of a stack of matrices (..., K, K[+1]), the (...) array of theirs."""
     return _nanmean(iou_per_class(confusion))
 
 
-def _nanmean(values) -> float:
-    return float(np.nanmean(values)) if np.isfinite(values).any() else 0.0
+def _nanmean(values):
+    """The mean of the non-NaN values along the last axis, 0 where there are none; a float
+    for one vector."""
+    values = np.asarray(values)
+    present = ~np.isnan(values)
+    count = present.sum(-1)
+    means = np.where(count > 0, np.where(present, values, 0.0).sum(-1) / np.maximum(count, 1), 0.0)
+    return float(means) if means.ndim == 0 else means

@@ -1,6 +1,7 @@
 """The class-level study's statistics and its calibration rule (bench/class_study)."""
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -8,11 +9,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bench.class_study.bootstrap import paired_interval
+from bench.class_study.bootstrap import paired_interval, per_class_interval
 from bench.class_study.calibrate import calibration_table, choose, lost_rows, qualifies
 from bench.class_study.evaluate import setting_runs
 from bench.class_study.measure import is_cached, logged_scalar, read_measurement
-from bench.class_study.report import report
+from bench.class_study.report import confusions, report
 from bench.class_study.shift_statistics import (class_shares, colour_histogram,
                                                 diagonal_dominant_rows, feature_shift_cosines,
                                                 js_divergence, mean_pairwise, total_variation)
@@ -129,6 +130,27 @@ def test_a_method_against_itself_has_a_zero_interval_and_pairs_must_match():
         paired_interval(a, a[:, :5])
 
 
+def numpy_class_iou(confusion):
+    tp = np.diag(confusion).astype(float)
+    return tp / (confusion.sum(0) + confusion.sum(1) - tp)
+
+
+def test_per_class_intervals_are_the_mean_over_seeds_of_each_classs_iou():
+    rng = np.random.default_rng(6)
+    a, b = random_confusions(rng, 3, 20, accuracy=0.8), random_confusions(rng, 3, 20, accuracy=0.5)
+    expected = np.mean([numpy_class_iou(a[s].sum(0)) for s in range(3)], axis=0)
+    single = per_class_interval(a, resamples=200)
+    np.testing.assert_allclose(single["mean"], expected)
+    assert single["mean"].shape == (3,) and np.all(single["low"] <= expected) and np.all(expected <= single["high"])
+    assert np.isclose(paired_interval(a, resamples=10)["mean"], expected.mean())  # no class absent
+    difference = per_class_interval(a, b, resamples=200)
+    np.testing.assert_allclose(difference["mean"],
+                               expected - np.mean([numpy_class_iou(b[s].sum(0)) for s in range(3)], axis=0))
+    assert np.all(difference["low"] > 0)  # 80 % against 50 % accuracy, every class
+    itself = per_class_interval(a, a.copy(), resamples=20)
+    assert all(np.all(itself[key] == 0) for key in ("mean", "low", "high"))
+
+
 def test_seeds_and_images_are_crossed_so_repeating_a_seed_adds_no_precision():
     # Three seeds with identical results on the same images know no more than one of them:
     # resampling the images per seed (a nested design) would narrow the interval by ~1/√3.
@@ -183,6 +205,16 @@ def test_the_report_tables_and_plots(tmp_path):
     below_control = binary.split(" | ")[2]  # 30 % against 50 % accuracy: clearly below the control
     assert below_control.startswith("-") and below_control.split("[")[1].split(",")[0].startswith("-")
     assert soft.split(" | ")[3] == "+0.0 [+0.0, +0.0] |"  # against itself
+    rows = {line.split(" | ")[0]: line for line in table.split("| class_prior-1: IoU per class (%) |")[1].splitlines()}
+    assert list(rows)[2:] == ["| source-only", "| λ_adv = 0 control", "| binary", "| hard", "| soft", "| oracle",
+                              "| binary-lambda10x", "| soft-lambda10x"]
+    soft_iou = np.mean([numpy_class_iou(results["class_prior-1"]["soft"][seed]["confusions"].sum(0))
+                        for seed in (0, 1)], axis=0)
+    assert rows["| soft"] == "| soft | " + " | ".join(f"{100 * v:.1f}" for v in soft_iou) + " |"
+    per_class = [line for line in table.splitlines() if line.startswith("| palette_cross-0.5 | ")][2]
+    cells = [re.findall(r"[-+]\d+\.\d", cell) for cell in per_class.strip(" |").split(" | ")[1:]]
+    soft_minus_binary = per_class_interval(*(confusions(results, "palette_cross-0.5", run) for run in ("soft", "binary")))
+    np.testing.assert_allclose(np.array(cells, float), 100 * np.stack(list(soft_minus_binary.values()), 1), atol=0.051)
     for name in ("ccd_palette_cross-0.25.png", "palette_cross_dose.png", "gradient_cosine.png", "report.md"):
         assert (tmp_path / name).stat().st_size > 0
 
@@ -265,6 +297,13 @@ def test_the_evaluation_trains_what_is_missing_and_measures_each_model_once(tmp_
                                       for r in ["source", *rs])
     assert set(results["class_prior-1"]) == {"source", *runs, "binary-lambda10x", "soft-lambda10x"}
     assert results["appearance"]["soft"][0]["confusions"].dtype == np.int64
+    # The report's step reads the same results from the record alone, or names what is missing.
+    recorded = evaluate.recorded_results(tmp_path, calibration, tuning, seeds=(0,))
+    assert {s: set(runs) for s, runs in recorded.items()} == {s: set(runs) for s, runs in results.items()}
+    (tmp_path / "measurements/seed0/class_prior-1/hard.json").rename(tmp_path / "hard.json")
+    with pytest.raises(SystemExit, match=r"1 of 14 measurements .*class_prior-1/hard\.json"):
+        evaluate.recorded_results(tmp_path, calibration, tuning, seeds=(0,))
+    (tmp_path / "hard.json").rename(tmp_path / "measurements/seed0/class_prior-1/hard.json")
 
     # Everything measured: nothing measured again; the source's weights are wanted only while
     # an adaptation run still has to start from it.

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fada_tf.data.classes import ClassTable, class_table
-from fada_tf.evaluation.metrics import confusion_matrix, iou_per_class, summarize
+from fada_tf.evaluation.metrics import confusion_matrix, iou_per_class, mean_iou, summarize
 
 
 def brute_force_iou(labels, predictions, k):
@@ -72,3 +72,18 @@ def test_predictions_of_no_class_are_misses_not_false_positives():
     assert result["pixel_acc"] == pytest.approx(2 / 4)
     with pytest.raises(ValueError, match="prediction 255 is not a class"):
         confusion_matrix(labels, predictions, 2)
+
+
+def test_a_stack_of_matrices_gets_the_metrics_of_each():
+    rng = np.random.default_rng(3)
+    stack = rng.integers(0, 40, (2, 3, 4, 5)) * (rng.random((2, 3, 4, 5)) < 0.4)  # with misses
+    stack[0, 0] = 0  # no class at all: no IoU, mIoU 0
+    ious, mious = iou_per_class(stack), mean_iou(stack)
+    assert ious.shape == (2, 3, 4) and mious.shape == (2, 3)
+    for i, j in np.ndindex(2, 3):
+        labels = np.repeat(np.arange(4), stack[i, j].sum(1))
+        predictions = np.concatenate([np.repeat(np.r_[np.arange(4), 255], row) for row in stack[i, j]])
+        expected = brute_force_iou(labels, predictions, 4)
+        np.testing.assert_allclose(ious[i, j], expected)
+        assert mious[i, j] == pytest.approx(np.nanmean(expected) if np.isfinite(expected).any() else 0.0)
+    assert isinstance(mean_iou(stack[1, 1]), float)
