@@ -31,6 +31,13 @@ def per_class_interval(a, b=None, resamples: int = RESAMPLES, seed: int = 0, lev
     return bootstrap(iou_per_class, a, b, resamples, seed, level)
 
 
+def interval_text(interval: dict, signed: bool = False) -> str:
+    """``mean [low, high]`` in percent, one decimal (a value that rounds to zero is +0.0)."""
+    mean, low, high = (f"{round(100 * interval[key], 1) + 0.0:{'+' if signed else ''}.1f}"
+                       for key in ("mean", "low", "high"))
+    return f"{mean} [{low}, {high}]"
+
+
 def bootstrap(metric, a, b, resamples: int, seed: int, level: float) -> dict:
     """``{"mean", "low", "high"}`` of ``metric`` (of summed confusions, over a stack of them)
     for ``a`` or ``a`` − ``b``. Each resample is a count per seed and per image; a seed's

@@ -4,7 +4,8 @@ Tables (Markdown, percentages): target mIoU per setting and run with its 95 % bo
 interval; the paired differences the predictions are about, with their intervals; soft −
 binary per class with intervals; the mean CCD per setting and run; the gradient cosine of
 the soft and binary runs; the runs at STRONG_FACTOR × the tuned λ_adv against the control
-and the tuned runs; per setting, every run's per-class IoU. Plots: CCD per class for each
+and the tuned runs; every registered prediction with its figures and whether it holds
+(bench/class_study/verdicts.py); per setting, every run's per-class IoU. Plots: CCD per class for each
 setting (source-only, binary, soft; the paper's Figure 4), mIoU against the palette_cross
 strength with intervals, and the gradient cosine over training.
 """
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.class_study.bootstrap import paired_interval, per_class_interval
+from bench.class_study.bootstrap import interval_text, paired_interval, per_class_interval
 from bench.class_study.design import METHODS, STRONG_FACTOR, STRONG_METHODS, strong_run
+from bench.class_study.verdicts import registered_checks, verdict_table
 from fada_tf.evaluation.metrics import iou_per_class
 from fada_tf.files import atomic_output
 from fada_tf.visualize import plot_ccd
@@ -33,13 +35,6 @@ def confusions(results: dict, setting: str, run: str) -> np.ndarray:
     """(S, N, K, K): the run's per-image confusions, seeds in order."""
     by_seed = results[setting][run]
     return np.stack([by_seed[seed]["confusions"] for seed in sorted(by_seed)])
-
-
-def interval_text(interval: dict, signed: bool = False) -> str:
-    """``mean [low, high]`` in percent, one decimal (a value that rounds to zero is +0.0)."""
-    mean, low, high = (f"{round(100 * interval[key], 1) + 0.0:{'+' if signed else ''}.1f}"
-                       for key in ("mean", "low", "high"))
-    return f"{mean} [{low}, {high}]"
 
 
 def report(results: dict, output: Path) -> str:
@@ -70,7 +65,9 @@ def report(results: dict, output: Path) -> str:
     for s in settings:
         cells = [f"{value:.2f}" for run in ("soft", "binary") for value in cosine_summary(results[s][run])]
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
-    lines += strong_lambda_table(results)
+    strong = strong_intervals(results)
+    lines += strong_lambda_table(strong)
+    lines += verdict_table(registered_checks(verdict_figures(results, differences, strong)))
     for s in settings:
         lines += per_class_table(results, s)
     table = "\n".join(lines) + "\n"
@@ -83,21 +80,42 @@ def report(results: dict, output: Path) -> str:
     return table
 
 
-def strong_lambda_table(results: dict) -> list[str]:
-    """Lines of the table for the runs at STRONG_FACTOR × the tuned λ_adv (none if not run):
-    their mIoU and their paired differences to the control and to the tuned run."""
-    rows = [(s, method) for s in results for method in STRONG_METHODS if strong_run(method) in results[s]]
-    if not rows:
+def strong_intervals(results: dict) -> dict:
+    """``{(setting, method): {"mIoU", "− control", "− tuned"}}`` intervals of the runs at
+    STRONG_FACTOR × the tuned λ_adv (none if not run): their mIoU and their paired differences
+    to the control and to the tuned run."""
+    intervals = {}
+    for s in results:
+        for method in STRONG_METHODS:
+            if strong_run(method) in results[s]:
+                strong = confusions(results, s, strong_run(method))
+                intervals[s, method] = {"mIoU": paired_interval(strong),
+                                        "− control": paired_interval(strong, confusions(results, s, "control")),
+                                        "− tuned": paired_interval(strong, confusions(results, s, method))}
+    return intervals
+
+
+def strong_lambda_table(strong: dict) -> list[str]:
+    """Lines of the table of ``strong_intervals`` (none if empty)."""
+    if not strong:
         return []
     lines = ["", f"| λ_adv × {STRONG_FACTOR} | target mIoU (%) | − control (points) | − the tuned λ_adv (points) |",
              "|---|---|---|---|"]
-    for s, method in rows:
-        strong = confusions(results, s, strong_run(method))
-        cells = [paired_interval(strong), paired_interval(strong, confusions(results, s, "control")),
-                 paired_interval(strong, confusions(results, s, method))]
-        lines.append(f"| {s}: {method} | {interval_text(cells[0])} | {interval_text(cells[1], signed=True)} | "
-                     f"{interval_text(cells[2], signed=True)} |")
+    lines += [f"| {s}: {method} | {interval_text(cells['mIoU'])} | {interval_text(cells['− control'], signed=True)} | "
+              f"{interval_text(cells['− tuned'], signed=True)} |" for (s, method), cells in strong.items()]
     return lines
+
+
+def verdict_figures(results: dict, differences: dict, strong: dict) -> dict:
+    """The figures ``bench.class_study.verdicts`` judges, per setting."""
+    figures = {}
+    for s in results:
+        figures[s] = {f"{a} − {b}": differences[s][a, b] for a, b in DIFFERENCES}
+        figures[s] |= {f"{strong_run(method)} − control": cells["− control"]
+                       for (setting, method), cells in strong.items() if setting == s}
+        figures[s]["ccd"] = {run: mean_over_seeds(results[s][run], "mean_ccd") for run in ("soft", "binary")}
+        figures[s]["cosine"] = tuple(cosine_summary(results[s][run])[0] for run in ("soft", "binary"))
+    return figures
 
 
 def class_names(results: dict) -> list[str]:

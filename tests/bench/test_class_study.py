@@ -17,6 +17,7 @@ from bench.class_study.report import confusions, report
 from bench.class_study.shift_statistics import (class_shares, colour_histogram,
                                                 diagonal_dominant_rows, feature_shift_cosines,
                                                 js_divergence, mean_pairwise, total_variation)
+from bench.class_study.tune import tuning_table
 from bench.common import REPO, Training, run, set_options, train_run
 from tests.support.tiny_runs import TINY
 
@@ -205,6 +206,7 @@ def test_the_report_tables_and_plots(tmp_path):
     below_control = binary.split(" | ")[2]  # 30 % against 50 % accuracy: clearly below the control
     assert below_control.startswith("-") and below_control.split("[")[1].split(",")[0].startswith("-")
     assert soft.split(" | ")[3] == "+0.0 [+0.0, +0.0] |"  # against itself
+    assert "| expected | class_prior-1 | at 10 × the tuned λ_adv, binary and soft below the control | " in table
     rows = {line.split(" | ")[0]: line for line in table.split("| class_prior-1: IoU per class (%) |")[1].splitlines()}
     assert list(rows)[2:] == ["| source-only", "| λ_adv = 0 control", "| binary", "| hard", "| soft", "| oracle",
                               "| binary-lambda10x", "| soft-lambda10x"]
@@ -317,3 +319,11 @@ def test_the_evaluation_trains_what_is_missing_and_measures_each_model_once(tmp_
     trained.clear()
     evaluate.evaluate_study(tmp_path, calibration, tuning, seeds=(0,))
     assert trained[0] == ("seed0/source", False) and measured == []
+
+
+def test_the_docs_show_the_recorded_tuning_table():
+    recorded = tuning_table(json.loads((REPO / "runs/class_study/tune/tuning.json").read_text()))
+    rows = [line for line in recorded.splitlines() if line.startswith("|")]
+    assert len(rows) == 2 + 4 * 3  # header, rule, 4 settings × 3 methods
+    docs = (REPO / "docs/class_study.md").read_text().splitlines()
+    assert [row for row in rows if row not in docs] == []
