@@ -121,14 +121,16 @@ def verdict_figures(results: dict, differences: dict, strong: dict) -> dict:
 def class_names(results: dict) -> list[str]:
     """The class names in the order of the confusion matrices (from any measurement)."""
     by_seed = next(iter(next(iter(results.values())).values()))
-    return list(next(iter(by_seed.values()))["per_class_ccd"])
+    return list(next(iter(by_seed.values()))["per_class_iou"])
 
 
 def per_class_difference_table(results: dict, a: str, b: str) -> list[str]:
     """Lines of the table of run ``a`` − run ``b`` per class and setting (IoU points, with the
     bootstrap interval of each class)."""
     names = class_names(results)
-    lines = ["", f"| {a} − {b} per class (IoU points) | " + " | ".join(names) + " |",
+    lines = ["", f"{a} − {b} per class: {len(results) * len(names)} intervals, each at 95 %, to read as a "
+             "description, not as tests.", "",
+             f"| {a} − {b} per class (IoU points) | " + " | ".join(names) + " |",
              "|---|" + "---|" * len(names)]
     for s in results:
         interval = per_class_interval(confusions(results, s, a), confusions(results, s, b))
@@ -139,7 +141,8 @@ def per_class_difference_table(results: dict, a: str, b: str) -> list[str]:
 
 
 def per_class_table(results: dict, setting: str) -> list[str]:
-    """Lines of the table of every run's IoU per class on ``setting`` (%, mean over seeds)."""
+    """Lines of the table of every run's IoU per class on ``setting`` (%, mean over the seeds
+    where the class has an IoU, as ``per_class_interval``)."""
     names = class_names(results)
     lines = ["", f"| {setting}: IoU per class (%) | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for run in [*RUNS, *(run for run in results[setting] if run not in RUNS)]:

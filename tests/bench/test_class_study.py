@@ -133,7 +133,8 @@ def test_a_method_against_itself_has_a_zero_interval_and_pairs_must_match():
 
 def numpy_class_iou(confusion):
     tp = np.diag(confusion).astype(float)
-    return tp / (confusion.sum(0) + confusion.sum(1) - tp)
+    with np.errstate(invalid="ignore"):  # 0 / 0: a class with no IoU
+        return tp / (confusion.sum(0) + confusion.sum(1) - tp)
 
 
 def test_per_class_intervals_are_the_mean_over_seeds_of_each_classs_iou():
@@ -150,6 +151,20 @@ def test_per_class_intervals_are_the_mean_over_seeds_of_each_classs_iou():
     assert np.all(difference["low"] > 0)  # 80 % against 50 % accuracy, every class
     itself = per_class_interval(a, a.copy(), resamples=20)
     assert all(np.all(itself[key] == 0) for key in ("mean", "low", "high"))
+
+
+def test_a_class_absent_from_a_seed_counts_only_where_it_has_an_iou():
+    a = random_confusions(np.random.default_rng(7), 3, 12, accuracy=0.8)
+    a[0, :, 2, :] = a[0, :, :, 2] = 0  # class 2 neither labelled nor predicted in seed 0
+    a[1, :6, 1, :] = a[1, :6, :, 1] = 0  # class 1 absent from half of seed 1's images
+    interval = per_class_interval(a, resamples=300)
+    ious = np.array([numpy_class_iou(a[s].sum(0)) for s in range(3)])
+    assert np.isnan(ious[0, 2])
+    np.testing.assert_allclose(interval["mean"], np.nanmean(ious, axis=0))
+    assert np.all(np.isfinite(interval["low"])) and np.all(interval["low"] <= interval["high"])
+    a[:, :, 2, :] = a[:, :, :, 2] = 0  # absent everywhere: no IoU, no interval
+    interval = per_class_interval(a, resamples=50)
+    assert np.isnan([interval[key][2] for key in interval]).all() and np.isfinite(interval["low"][:2]).all()
 
 
 def test_seeds_and_images_are_crossed_so_repeating_a_seed_adds_no_precision():
@@ -189,7 +204,8 @@ def test_the_report_tables_and_plots(tmp_path):
     def measurement(accuracy, with_cosine):
         ccd = dict(zip(names, rng.uniform(0.5, 2, 3)))
         return {"confusions": random_confusions(rng, 1, 8, accuracy=accuracy)[0], "mean_ccd": np.mean(list(ccd.values())),
-                "per_class_ccd": ccd, "cosine": [[100, 0.4], [200, 0.6]] if with_cosine else []}
+                "per_class_ccd": ccd, "per_class_iou": dict.fromkeys(names),
+                "cosine": [[100, 0.4], [200, 0.6]] if with_cosine else []}
 
     accuracies = {"source": 0.4, "control": 0.5, "binary": 0.7, "hard": 0.65, "soft": 0.75, "oracle": 0.9}
     results = {setting: {run: {seed: measurement(acc, run in ("soft", "binary")) for seed in (0, 1)}

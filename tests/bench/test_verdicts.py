@@ -34,12 +34,17 @@ def test_h1_asks_for_three_points_an_interval_above_zero_and_a_lower_ccd():
 
 
 def test_h0_asks_for_a_small_gap_and_a_mean_cosine_of_one_half():
-    figures = {"appearance": setting(interval(-2.9), cosine=(0.7, 0.3)),
-               "class_colour-1.1": setting(interval(-3.1)),
+    figures = {"appearance": setting(interval(-3.0), cosine=(0.7, 0.3)),  # both edges included
+               "class_colour-1.1": setting(interval(-3.04)),  # prints -3.0
+               "palette_cross-0.5": setting(interval(3.1)),
                "class_prior-1": setting(interval(0.0), cosine=(0.52, 0.46), **{
                    "binary-lambda10x − control": interval(-1.0), "soft-lambda10x − control": interval(-2.0)})}
-    h0 = {s: holds for (claim, s, _), holds in verdicts(figures).items() if claim == "H0"}
-    assert h0 == {"appearance": True, "class_colour-1.1": False, "class_prior-1": False}
+    h0 = {(s, statement.split()[0]): holds for (claim, s, statement), holds in verdicts(figures).items()
+          if claim == "H0"}
+    assert h0 == {("appearance", "soft"): True, ("appearance", "gradient"): True,
+                  ("class_colour-1.1", "soft"): True, ("class_colour-1.1", "gradient"): True,
+                  ("palette_cross-0.5", "soft"): False, ("palette_cross-0.5", "gradient"): True,
+                  ("class_prior-1", "soft"): True, ("class_prior-1", "gradient"): False}
 
 
 def test_the_expected_outcomes_per_shift():
@@ -66,6 +71,14 @@ def test_the_expected_outcomes_per_shift():
     }
     figures["palette_cross-0.75"]["soft − binary"] = interval(-0.2)
     assert verdicts(figures)["expected", "palette_cross", "soft − binary falls as s grows"]
+    figures["appearance"]["soft − control"] = interval(10.0)  # ≥ 10: the edge is included
+    assert verdicts(figures)["expected", "appearance", "binary and soft ≥ 10 above the control"]
+
+
+def test_a_registered_prediction_without_its_runs_is_a_row_that_does_not_hold():
+    checks = registered_checks({"class_prior-1": setting(interval(0.0), binary_control=-1.0, soft_control=-1.0)})
+    strong = [c for c in checks if "10 ×" in c.statement]
+    assert len(strong) == 1 and strong[0].measured == "not run" and not strong[0].holds
 
 
 def test_the_verdict_table_has_one_row_per_check_and_no_stray_pipes():

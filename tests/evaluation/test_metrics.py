@@ -86,4 +86,7 @@ def test_a_stack_of_matrices_gets_the_metrics_of_each():
         expected = brute_force_iou(labels, predictions, 4)
         np.testing.assert_allclose(ious[i, j], expected)
         assert mious[i, j] == pytest.approx(np.nanmean(expected) if np.isfinite(expected).any() else 0.0)
+        assert mious[i, j] == mean_iou(stack[i, j])  # the same arithmetic, to the last bit
+        if i or j:
+            assert mean_iou(stack[i, j]) == float(np.nanmean(iou_per_class(stack[i, j])))
     assert isinstance(mean_iou(stack[1, 1]), float)
