@@ -35,12 +35,14 @@ def evaluate_study(output: Path, calibration: dict, tuning: dict, seeds=EVALUATI
                    overrides: list[str] = (), jobs: int = 1) -> dict:
     """Train what is missing under ``output`` (``jobs`` runs at a time) and measure each model
     right after its training, in the same job; return ``recorded_results``. A run whose
-    measurements are all stored needs only its ``metrics.json``."""
+    measurements are all stored needs only its ``metrics.json``; a run without one is new, and
+    so are its measurements, even where old ones are stored."""
     sources, trainings, measurements = plan(output, calibration, tuning, seeds, overrides)
+    new = {t.output for t in (*sources.values(), *trainings.values()) if not finished(t._replace(needs_weights=False))}
 
     def measure_missing(training: Training, env: dict | None) -> None:
         for cache, shifted, _ in measurements[training.output]:
-            if not is_cached(cache):
+            if training.output in new or not is_cached(cache):
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 print(f"measuring {training.output} on {cache.parent.name}", file=sys.stderr, flush=True)
                 run([sys.executable, "-m", "bench.class_study.measure", training.output.resolve(), cache.resolve(),

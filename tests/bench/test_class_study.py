@@ -289,6 +289,10 @@ def test_the_evaluation_trains_what_is_missing_and_measures_each_model_once(tmp_
     def train_runs(trainings, jobs, after):
         for training in trainings:
             trained.append((training.output.relative_to(tmp_path).as_posix(), training.needs_weights))
+            if not (training.output / "metrics.json").is_file():  # a run's record, as training writes it
+                stage = "source" if "run.stages=[source]" in training.overrides else "adapt"
+                training.output.mkdir(parents=True, exist_ok=True)
+                (training.output / "metrics.json").write_text(json.dumps({"stages": {stage: {}}}))
             after(training, None)
         return []
 
@@ -323,18 +327,17 @@ def test_the_evaluation_trains_what_is_missing_and_measures_each_model_once(tmp_
         evaluate.recorded_results(tmp_path, calibration, tuning, seeds=(0,))
     (tmp_path / "hard.json").rename(tmp_path / "measurements/seed0/class_prior-1/hard.json")
 
-    # Everything measured: nothing measured again; the source's weights are wanted only while
-    # an adaptation run still has to start from it.
+    # Everything recorded and measured: nothing measured again, no weights wanted.
     trained.clear(), measured.clear()
     evaluate.evaluate_study(tmp_path, calibration, tuning, seeds=(0,))
-    assert measured == [] and trained[0] == ("seed0/source", True) and not any(w for _, w in trained[1:])
-    for folder, _ in trained[1:]:
-        stage = "source" if folder.endswith("oracle") else "adapt"
-        (tmp_path / folder).mkdir(parents=True)
-        (tmp_path / folder / "metrics.json").write_text(json.dumps({"stages": {stage: {}}}))
+    assert measured == [] and not any(weights for _, weights in trained)
+
+    # A run folder removed (to train it again): its old measurement is replaced.
+    (tmp_path / "seed0/appearance/hard/metrics.json").unlink()
     trained.clear()
     evaluate.evaluate_study(tmp_path, calibration, tuning, seeds=(0,))
-    assert trained[0] == ("seed0/source", False) and measured == []
+    # The source's weights are wanted again: an adaptation run has to start from it.
+    assert measured == ["measurements/seed0/appearance/hard"] and trained[0] == ("seed0/source", True)
 
 
 def test_the_docs_show_the_recorded_tuning_table():
