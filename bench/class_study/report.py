@@ -5,9 +5,9 @@ interval; the paired differences the predictions are about, with their intervals
 binary per class with intervals; the mean CCD per setting and run; the gradient cosine of
 the soft and binary runs; the runs at STRONG_FACTOR × the tuned λ_adv against the control
 and the tuned runs; every registered prediction with its figures and whether it holds
-(bench/class_study/verdicts.py); per setting, every run's per-class IoU. Plots: CCD per class for each
-setting (source-only, binary, soft; the paper's Figure 4), mIoU against the palette_cross
-strength with intervals, and the gradient cosine over training.
+(bench/class_study/verdicts.py); per setting, every run's per-class IoU. Plots: CCD per
+class for each setting (source-only, binary, soft; the paper's Figure 4), mIoU against the
+palette_cross strength with intervals, and the gradient cosine over training.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def per_class_table(results: dict, setting: str) -> list[str]:
     names = class_names(results)
     lines = ["", f"| {setting}: IoU per class (%) | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for run in [*RUNS, *(run for run in results[setting] if run not in RUNS)]:
-        means = np.nanmean([iou_per_class(c.sum(0)) for c in confusions(results, setting, run)], axis=0)
+        means = np.nanmean(iou_per_class(confusions(results, setting, run).sum(1)), axis=0)
         lines.append(f"| {TITLES.get(run, run)} | " + " | ".join(f"{100 * v:.1f}" for v in means) + " |")
     return lines
 
