@@ -139,7 +139,7 @@ def test_interrupted_prepare_leaves_no_output_and_resumes(tmp_path, monkeypatch)
 
     def interrupted(fmt, pair, fix_sizes=False):
         calls.append(pair.name)
-        if len(calls) == 4:
+        if len(calls) >= 4:  # the 4th pair and any the worker starts while the main thread stops
             raise KeyboardInterrupt
         return real_read_pair(fmt, pair, fix_sizes)
 
@@ -155,9 +155,8 @@ def test_interrupted_prepare_leaves_no_output_and_resumes(tmp_path, monkeypatch)
     calls.clear()
     monkeypatch.setattr(prepare_module, "read_pair", lambda *a: calls.append(a[1].name) or real_read_pair(*a))
     resumed = prepare(PrepareOptions("gta5", str(raw)), str(out), workers=1)
-    # Pairs finished before the interruption are not read again (00005 may have been finished
-    # by the worker while the interruption reached the main thread).
-    assert calls[0] == "00004" and calls[-1] == "00006" and set(calls) <= {"00004", "00005", "00006"}
+    # The pairs finished before the interruption are not read again; the others are, once each.
+    assert calls == ["00004", "00005", "00006"]
     assert resumed["splits"] == fresh["splits"]
     assert sorted(p.name for p in out.iterdir()) == ["class_stats.json", "images", "labels", "manifest.json"]
     assert not (tmp_path / ".partial-out").exists()
