@@ -26,9 +26,10 @@ install: $(VENV)/.installed-dev
 demo: $(VENV)/.installed-run
 	$(BIN)/fada-tf train --output runs/demo-$$(date +%Y%m%d-%H%M%S)
 
-# Quick start 2: the test suite (CI runs this).
+# Quick start 2: the test suite (CI runs this): one file per worker process, a worker per core
+# up to 4, and the 15 slowest tests listed at the end.
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile --durations 15
 
 # The documentation site, built strictly (broken links and references fail) into site/;
 # -E reads every page again, so that the warnings of unchanged pages are reported too.
