@@ -5,6 +5,7 @@ each reusing the finished runs under ``--root`` and resuming interrupted ones.
     python -m bench.class_study tune        # per method and shift: λ_adv, D learning rate
     python -m bench.class_study evaluate    # the paired runs on fresh draws; tables and plots
     python -m bench.class_study report      # the tables and plots again, from the record alone
+    python -m bench.class_study cosine-control  # exploratory: the cosine within one encoding
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from bench.class_study.calibrate import calibrate, calibration_table
+from bench.class_study.cosine_control import control_table, cosine_control, plot_control
 from bench.class_study.design import EVALUATION_SEEDS, read_json
 from bench.class_study.evaluate import evaluate_study, recorded_results
 from bench.class_study.report import report
@@ -43,6 +45,9 @@ def main() -> None:
     step = steps.add_parser("report", help="write the tables and plots to ROOT/report from the "
                                            "evaluation's recorded measurements alone (no weights, no training)")
     step.add_argument("--seeds", type=int, nargs="+", default=list(EVALUATION_SEEDS))
+    step = steps.add_parser("cosine-control", help="exploratory: the evaluation's soft and binary runs again, "
+                                                   "each with a probe of its own encoding; write ROOT/cosine_control")
+    step.add_argument("--seeds", type=int, nargs="+", default=[EVALUATION_SEEDS[0]])
     args = parser.parse_args()
     start = time.time()
     if args.step == "calibrate":
@@ -53,12 +58,22 @@ def main() -> None:
     else:
         calibration = read_json(args.root / "calibrate" / "calibration.json", "calibrate")
         tuning = read_json(args.root / "tune" / "tuning.json", "tune")
-        if args.step == "evaluate":
+        if args.step == "cosine-control":
+            output = args.root / "cosine_control"
+            evaluated = recorded_results(args.root / "evaluate", calibration, tuning, args.seeds, args.overrides)
+            controls = cosine_control(output, args.root / "evaluate", calibration, tuning, args.seeds,
+                                      args.overrides, args.jobs)
+            table = control_table(controls, evaluated)
+            (output / "control.md").write_text(table)
+            plot_control(controls, evaluated, output / "cosine_control.png")
+            print(table)
+        elif args.step == "evaluate":
             results = evaluate_study(args.root / "evaluate", calibration, tuning, args.seeds, args.overrides,
                                      args.jobs)
+            print(report(results, args.root / "report"))
         else:
             results = recorded_results(args.root / "evaluate", calibration, tuning, args.seeds, args.overrides)
-        print(report(results, args.root / "report"))
+            print(report(results, args.root / "report"))
     print(f"({time.time() - start:.0f} s)", file=sys.stderr)
 
 

@@ -173,7 +173,15 @@ def cosine_summary(by_seed: dict) -> tuple[float, float]:
     return float(np.mean([s.mean() for s in series])), float(np.mean([s[-1] for s in series]))
 
 
-def _figure(width: float, height: float):
+def mean_series(series: list) -> tuple[list, list]:
+    """``(steps, means)``: the mean over ``series`` (``[[step, value], ...]`` each, empty ones
+    left out) at the steps all of them logged."""
+    by_step = [dict(map(tuple, s)) for s in series if s]
+    steps = sorted(set.intersection(*(set(s) for s in by_step))) if by_step else []
+    return steps, [float(np.mean([s[step] for s in by_step])) for step in steps]
+
+
+def new_figure(width: float, height: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     figure = Figure(figsize=(width, height), layout="constrained")
@@ -181,7 +189,7 @@ def _figure(width: float, height: float):
     return figure
 
 
-def _save(figure, path: Path) -> Path:
+def save_figure(figure, path: Path) -> Path:
     with atomic_output(path) as partial:
         figure.savefig(partial, dpi=120, format="png")
     return path
@@ -192,7 +200,7 @@ def plot_dose_response(intervals: dict, path: Path) -> Path | None:
     points = sorted((float(s.split("-")[1]), s) for s in intervals if s.startswith("palette_cross-"))
     if not points:
         return None
-    figure = _figure(6.0, 4.0)
+    figure = new_figure(6.0, 4.0)
     axes = figure.add_subplot()
     strengths = [p for p, _ in points]
     for run in RUNS:
@@ -204,23 +212,21 @@ def plot_dose_response(intervals: dict, path: Path) -> Path | None:
     axes.set_xlabel("palette_cross strength s")
     axes.set_ylabel("target mIoU (%)")
     axes.legend(fontsize="small")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_cosines(results: dict, path: Path) -> Path:
     """adv_cosine over training steps (mean over seeds): one colour per setting, its soft run
     solid and its binary run dashed."""
-    figure = _figure(7.0, 4.5)
+    figure = new_figure(7.0, 4.5)
     axes = figure.add_subplot()
     for index, (setting, runs) in enumerate(results.items()):
         for run, style in (("soft", "-"), ("binary", "--")):
-            series = [dict(map(tuple, m["cosine"])) for m in runs[run].values() if m["cosine"]]
-            steps = sorted(set.intersection(*(set(s) for s in series))) if series else []
+            steps, means = mean_series([m["cosine"] for m in runs[run].values()])
             if steps:
-                axes.plot(steps, [np.mean([s[step] for s in series]) for step in steps], style,
-                          color=f"C{index}", label=f"{setting}, {run} run")
+                axes.plot(steps, means, style, color=f"C{index}", label=f"{setting}, {run} run")
     axes.axhline(0.0, color="grey", linewidth=0.5)
     axes.set_xlabel("adaptation step")
     axes.set_ylabel("cosine of the soft and binary L_adv gradients")
     axes.legend(fontsize="small")
-    return _save(figure, path)
+    return save_figure(figure, path)

@@ -69,6 +69,20 @@ def test_adv_cosine_is_the_cosine_of_the_two_adversarial_gradients():
     np.testing.assert_allclose(float(losses["adv_cosine"]), expected, rtol=1e-4, atol=1e-6)
 
 
+def test_a_probe_of_the_runs_own_encoding_differs_only_by_its_discriminators_weights():
+    """The class study's cosine control: a probe with the run's encoding gives a cosine of 1
+    from the run's own discriminator weights, and below 1 from the other weights it starts with."""
+    batch = make_batch()
+    same_weights = build("binary", probe_encoding="binary", discriminator_seed=2)
+    np.testing.assert_allclose(float(same_weights.train_step_losses(batch)["adv_cosine"]), 1.0, rtol=1e-5)
+    other_weights = build("binary", probe_encoding="binary")
+    assert float(other_weights.train_step_losses(batch)["adv_cosine"]) < 0.99
+    config = load_config(None, ["adapt.encoding=binary", "adapt.probe_encoding=binary", "model.tiny_width=4",
+                                "model.discriminator_channels=[8,8]"])
+    model = build_adaptation_model(config, build_segmentor(config.model, K), K)
+    assert not np.allclose(model.discriminator.weights[0].numpy(), model.probe.discriminator.weights[0].numpy())
+
+
 def test_the_probe_trains_like_its_own_run_and_leaves_the_run_alone():
     batch = make_batch()
     probed, plain, binary_run = build("soft", "binary"), build("soft"), build("binary", discriminator_seed=2)
