@@ -20,7 +20,7 @@ from bench.class_study.design import PROBES
 from bench.class_study.evaluate import plan
 from bench.class_study.measure import logged_scalar
 from bench.class_study.report import cosine_summary, mean_series, new_figure, save_figure
-from bench.common import Training, train_runs
+from bench.common import Training, finished, train_runs
 from fada_tf.files import write_json
 
 PROBE = "adapt.probe_encoding="
@@ -49,10 +49,13 @@ def cosine_control(output: Path, evaluation: Path, calibration: dict, tuning: di
 
     def store_cosine(training: Training, env) -> None:
         if not (training.output / COSINE_FILE).is_file():
-            write_json(training.output / COSINE_FILE, {"cosine": logged_scalar(training.output / "logs" / "adapt",
-                                                                               "adv_cosine")})
+            cosine = logged_scalar(training.output / "logs" / "adapt", "adv_cosine")
+            if not cosine:
+                raise SystemExit(f"{training.output} logged no adv_cosine (are its logs gone?): "
+                                 "remove the folder to train it again")
+            write_json(training.output / COSINE_FILE, {"cosine": cosine})
 
-    if not all((t.output / COSINE_FILE).is_file() for t in controls.values()):
+    if not all(map(finished, controls.values())):
         train_runs(sources, jobs)
     train_runs(list(controls.values()), jobs, after=store_cosine)
     results = {}

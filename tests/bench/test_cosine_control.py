@@ -3,6 +3,8 @@ the evaluation's soft and binary runs again, each with a probe of its own encodi
 
 import json
 
+import pytest
+
 from bench.class_study import cosine_control as control
 from bench.class_study.evaluate import plan
 
@@ -42,18 +44,28 @@ def test_the_controls_are_trained_once_and_read_back_with_the_recorded_miou(tmp_
 
     monkeypatch.setattr(control, "train_runs", train_runs)
     monkeypatch.setattr(control, "logged_scalar", lambda logs, tag: [[1, 0.25], [2, 0.75]])
+    recorded_mious = {}
     for setting in ("appearance", "class_prior-1"):
         for method in ("binary", "soft"):
             recorded = tmp_path / "evaluate" / "seed0" / setting / method
             recorded.mkdir(parents=True)
-            (recorded / "metrics.json").write_text(json.dumps({"stages": {"adapt": {"miou": 0.4}}}))
+            recorded_mious[setting, method] = (1 + len(recorded_mious)) / 8
+            (recorded / "metrics.json").write_text(json.dumps({"stages": {"adapt": {"miou": recorded_mious[setting, method]}}}))
 
     results = control.cosine_control(tmp_path / "control", tmp_path / "evaluate", CALIBRATION, TUNING, seeds=(0,))
     assert trained[0] == "evaluate/seed0/source" and len(trained) == 5
-    assert results[0, "class_prior-1", "soft"] == {"cosine": [[1, 0.25], [2, 0.75]], "miou": 0.5, "recorded_miou": 0.4}
+    assert {key: value["recorded_miou"] for key, value in results.items()} == {
+        (0, setting, method): miou for (setting, method), miou in recorded_mious.items()}
+    assert results[0, "class_prior-1", "soft"] == {"cosine": [[1, 0.25], [2, 0.75]], "miou": 0.5, "recorded_miou": 0.5}
     trained.clear()
+    monkeypatch.setattr(control, "logged_scalar", lambda logs, tag: [])  # a stored series is not read again
     control.cosine_control(tmp_path / "control", tmp_path / "evaluate", CALIBRATION, TUNING, seeds=(0,))
-    assert "evaluate/seed0/source" not in trained  # every control recorded: no source weights wanted
+    assert "evaluate/seed0/source" not in trained  # every control finished: no source weights wanted
+
+    # A finished control whose series is lost (and its logs): an error, not an empty series.
+    (tmp_path / "control" / "seed0" / "appearance" / "soft" / control.COSINE_FILE).unlink()
+    with pytest.raises(SystemExit, match=r"appearance/soft logged no adv_cosine"):
+        control.cosine_control(tmp_path / "control", tmp_path / "evaluate", CALIBRATION, TUNING, seeds=(0,))
 
 
 def test_the_control_table_and_plot(tmp_path):
