@@ -57,10 +57,19 @@ def plot_ccd(runs: dict[str, dict], path: str | Path) -> Path:
     except ImportError:
         raise FadaError("--plot needs matplotlib: pip install 'fada-tf[plot]'") from None
     names = list(next(iter(runs.values()))["per_class_ccd"])
-    width = 0.8 / len(runs)
     figure = Figure(figsize=(max(6.0, 0.7 * len(names) + 2), 4.0), layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
+    draw_ccd(figure.add_subplot(), runs)
+    path = Path(path)
+    with atomic_output(path) as partial:
+        figure.savefig(partial, dpi=120, format=path.suffix.lstrip(".") or "png")
+    return path
+
+
+def draw_ccd(axes, runs: dict[str, dict]) -> None:
+    """``plot_ccd``'s bars on matplotlib ``axes`` (for a figure of several panels)."""
+    names = list(next(iter(runs.values()))["per_class_ccd"])
+    width = 0.8 / len(runs)
     for r, (title, result) in enumerate(runs.items()):
         values = [result["per_class_ccd"][n] for n in names]
         xs = [c + (r - (len(runs) - 1) / 2) * width for c, v in enumerate(values) if v is not None]
@@ -70,7 +79,3 @@ def plot_ccd(runs: dict[str, dict], path: str | Path) -> Path:
     axes.set_xticks(range(len(names)), names, rotation=45, ha="right")
     axes.set_ylabel("Class Center Distance (eq. 9)")
     axes.legend()
-    path = Path(path)
-    with atomic_output(path) as partial:
-        figure.savefig(partial, dpi=120, format=path.suffix.lstrip(".") or "png")
-    return path

@@ -6,7 +6,7 @@ binary per class with intervals; the mean CCD per setting and run; the gradient 
 the soft and binary runs; the runs at STRONG_FACTOR × the tuned λ_adv against the control
 and the tuned runs; every registered prediction with its figures and whether it holds
 (bench/class_study/verdicts.py); per setting, every run's per-class IoU. Plots: CCD per
-class for each setting (source-only, binary, soft; the paper's Figure 4), mIoU against the
+class, one panel per setting (source-only, binary, soft; the paper's Figure 4), mIoU against the
 palette_cross strength with intervals, and the gradient cosine over training.
 """
 
@@ -21,7 +21,7 @@ from bench.class_study.design import METHODS, STRONG_FACTOR, STRONG_METHODS, str
 from bench.class_study.verdicts import registered_checks, verdict_table
 from fada_tf.evaluation.metrics import iou_per_class
 from fada_tf.files import atomic_output
-from fada_tf.visualize import plot_ccd
+from fada_tf.visualize import draw_ccd
 
 # The runs of every setting (the ones at STRONG_FACTOR × λ_adv have a table of their own).
 RUNS = ("source", "control", *METHODS, "oracle")
@@ -72,9 +72,7 @@ def report(results: dict, output: Path) -> str:
         lines += per_class_table(results, s)
     table = "\n".join(lines) + "\n"
     (output / "report.md").write_text(table)
-    for s in settings:
-        plot_ccd({TITLES[run]: mean_ccd_result(results[s][run]) for run in ("source", "binary", "soft")},
-                 output / f"ccd_{s}.png")
+    plot_ccd_panels(results, output / "ccd.png")
     plot_dose_response(intervals, output / "palette_cross_dose.png")
     plot_cosines(results, output / "gradient_cosine.png")
     return table
@@ -193,6 +191,25 @@ def save_figure(figure, path: Path) -> Path:
     with atomic_output(path) as partial:
         figure.savefig(partial, dpi=120, format="png")
     return path
+
+
+def plot_ccd_panels(results: dict, path: Path) -> Path:
+    """One panel per setting: the CCD per class (mean over seeds) of the source-only model and
+    the binary and soft runs, on one scale."""
+    columns = min(3, len(results))
+    rows = -(-len(results) // columns)
+    figure = new_figure(5.0 * columns, 3.6 * rows)
+    panels = figure.subplots(rows, columns, sharey=True, squeeze=False).ravel()
+    for axes, (setting, runs) in zip(panels, results.items()):
+        draw_ccd(axes, {TITLES[run]: mean_ccd_result(runs[run]) for run in ("source", "binary", "soft")})
+        axes.set_title(setting, fontsize="medium")
+        axes.legend(fontsize="x-small")
+    for index, axes in enumerate(panels):
+        if index % columns:
+            axes.set_ylabel("")
+        if index >= len(results):
+            axes.set_visible(False)
+    return save_figure(figure, path)
 
 
 def plot_dose_response(intervals: dict, path: Path) -> Path | None:
