@@ -67,12 +67,10 @@ def main() -> None:
             (output / "control.md").write_text(table)
             plot_control(controls, evaluated, output / "cosine_control.png")
             print(table)
-        elif args.step == "evaluate":
-            results = evaluate_study(args.root / "evaluate", calibration, tuning, args.seeds, args.overrides,
-                                     args.jobs)
-            print(report(results, args.root / "report"))
         else:
-            results = recorded_results(args.root / "evaluate", calibration, tuning, args.seeds, args.overrides)
+            results = (evaluate_study(args.root / "evaluate", calibration, tuning, args.seeds, args.overrides,
+                                      args.jobs) if args.step == "evaluate" else
+                       recorded_results(args.root / "evaluate", calibration, tuning, args.seeds, args.overrides))
             print(report(results, args.root / "report"))
     print(f"({time.time() - start:.0f} s)", file=sys.stderr)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.class_study.design import PROBES
 from bench.class_study.evaluate import plan
 from bench.class_study.measure import logged_scalar
-from bench.class_study.report import cosine_summary, mean_series, new_figure, save_figure
+from bench.class_study.report import cosine_summary, mean_series, panel_grid, save_figure
 from bench.common import Training, finished, train_runs
 from fada_tf.files import write_json
 
@@ -93,11 +93,8 @@ def plot_control(results: dict, evaluated: dict, path: Path) -> Path:
     binary (the evaluation's soft and binary runs) and within one encoding (the controls)."""
     settings = list(dict.fromkeys(setting for _, setting, _ in results))
     seeds = sorted({seed for seed, _, _ in results})
-    columns = min(3, len(settings))
-    rows = -(-len(settings) // columns)
-    figure = new_figure(4.0 * columns, 3.0 * rows)
-    for index, setting in enumerate(settings):
-        axes = figure.add_subplot(rows, columns, index + 1)
+    figure, panels, columns = panel_grid(len(settings), 4.0, 3.0)
+    for index, (axes, setting) in enumerate(zip(panels, settings)):
         curves = {f"soft vs binary ({method} run)": [measurement["cosine"] for measurement in
                                                      evaluated[setting][method].values()]
                   for method in ("soft", "binary")}
@@ -112,5 +109,5 @@ def plot_control(results: dict, evaluated: dict, path: Path) -> Path:
             axes.set_ylabel("L_adv gradient cosine")
         if index >= len(settings) - columns:
             axes.set_xlabel("adaptation step")
-    figure.axes[0].legend(fontsize="x-small")
+    panels[0].legend(fontsize="x-small")
     return save_figure(figure, path)

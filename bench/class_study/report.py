@@ -193,22 +193,28 @@ def save_figure(figure, path: Path) -> Path:
     return path
 
 
+def panel_grid(count: int, width: float, height: float):
+    """``(figure, panels, columns)``: ``count`` panels of ``width`` × ``height`` inches, up to
+    three a row, on one y scale (the grid's unused panels hidden)."""
+    columns = min(3, count)
+    rows = -(-count // columns)
+    figure = new_figure(width * columns, height * rows)
+    panels = figure.subplots(rows, columns, sharey=True, squeeze=False).ravel()
+    for axes in panels[count:]:
+        axes.set_visible(False)
+    return figure, panels[:count], columns
+
+
 def plot_ccd_panels(results: dict, path: Path) -> Path:
     """One panel per setting: the CCD per class (mean over seeds) of the source-only model and
     the binary and soft runs, on one scale."""
-    columns = min(3, len(results))
-    rows = -(-len(results) // columns)
-    figure = new_figure(5.0 * columns, 3.6 * rows)
-    panels = figure.subplots(rows, columns, sharey=True, squeeze=False).ravel()
-    for axes, (setting, runs) in zip(panels, results.items()):
+    figure, panels, columns = panel_grid(len(results), 5.0, 3.6)
+    for index, (axes, (setting, runs)) in enumerate(zip(panels, results.items())):
         draw_ccd(axes, {TITLES[run]: mean_ccd_result(runs[run]) for run in ("source", "binary", "soft")})
         axes.set_title(setting, fontsize="medium")
         axes.legend(fontsize="x-small")
-    for index, axes in enumerate(panels):
         if index % columns:
             axes.set_ylabel("")
-        if index >= len(results):
-            axes.set_visible(False)
     return save_figure(figure, path)
 
 
